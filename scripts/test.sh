@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Command 2 of the README: install what the tests need, then run the whole suite.
+# Extra arguments go to pytest (e.g. scripts/test.sh -m slow).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"

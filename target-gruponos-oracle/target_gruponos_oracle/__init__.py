@@ -1,0 +1,1 @@
+"""Singer target loading WMS streams into Oracle (SQLite as the embedded default)."""

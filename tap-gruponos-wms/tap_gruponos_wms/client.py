@@ -1,0 +1,420 @@
+"""HTTP client for Oracle WMS Cloud lgfapi: requests, retries, response checks, and the
+keyset/window pagination that makes incremental extraction lossless."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import typing as t
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from functools import cached_property
+from http import HTTPStatus
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.streams import RESTStream
+
+from tap_gruponos_wms.auth import ClientCredentialsAuthenticator, WmsAuthError
+from tap_gruponos_wms.schema import flatten_record, relation_fields, schema_from_describe
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from singer_sdk.helpers.types import Context
+
+UTC = dt.timezone.utc
+ONE_SECOND = dt.timedelta(seconds=1)
+BEGINNING = dt.datetime(1970, 1, 1, tzinfo=UTC)
+# 409 is Oracle's "modified by a concurrent operation, try again"; 429 comes from gateways.
+RETRY_STATUSES = frozenset({HTTPStatus.CONFLICT, HTTPStatus.TOO_MANY_REQUESTS})
+
+
+class WmsResponseError(FatalAPIError):
+    """The API answered something that is not what lgfapi answers (HTML, truncated, no results)."""
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    """ISO-8601 -> aware datetime; a value without an offset is taken as UTC."""
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_timestamp(moment: dt.datetime) -> str:
+    """Whole seconds with an explicit offset: lgfapi reads offset-less values in facility
+    local time and may reject sub-second values."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def whole_second(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(microsecond=0)
+
+
+def safe_url(url: str) -> str:
+    """The URL without any user:password@ part, for messages."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+class WmsStream(RESTStream):
+    """One lgfapi entity, read incrementally by a fixed `mod_ts` window or in full by `id`.
+
+    Incremental runs read the window [lo, hi): hi is the server clock (HTTP `Date`) when the
+    run starts, capped by `end_date`; lo is the bookmark (or `start_date`) minus
+    `lookback_minutes`. Records modified during the run get a `mod_ts` >= hi and are left
+    to the next run, so the window's contents only change by late commits, which the
+    lookback re-reads. Offset paging is never used: every request is the first page of a
+    query narrowed by a keyset (see `_read_window`).
+    """
+
+    entity: t.ClassVar[str]
+    #: Filter paths that narrow this entity to a facility / company code.
+    facility_filter: t.ClassVar[str]
+    company_filter: t.ClassVar[str]
+
+    primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)
+    replication_key = "mod_ts"
+    #: First retry delay; doubles per attempt up to `backoff_max_seconds`.
+    backoff_base_seconds: t.ClassVar[float] = 1.0
+    backoff_max_seconds: t.ClassVar[float] = 60.0
+
+    def __init__(self, tap: t.Any) -> None:
+        super().__init__(tap=tap, path=f"{self.entity}/")
+
+    # -- wiring ---------------------------------------------------------------------------
+
+    @property
+    def url_base(self) -> str:
+        root = str(self.config["base_url"]).rstrip("/")
+        return f"{root}/wms/lgfapi/{self.config.get('api_version', 'v10')}/entity/"
+
+    @property
+    def authenticator(self) -> t.Any:
+        return self._tap.authenticator  # one token cache for all streams of the run
+
+    @property
+    def timeout(self) -> int:
+        return int(self.config.get("request_timeout", 60))
+
+    @property
+    def page_size(self) -> int:
+        return int(self.config.get("page_size", 1000))
+
+    @property
+    def schema(self) -> dict:
+        """From the input catalog when given (no API call), else from `describe`."""
+        if self._schema is None:
+            catalog = self._tap.input_catalog
+            entry = catalog.get_stream(self.name) if catalog else None
+            if entry is not None:
+                self._schema = entry.schema.to_dict()
+            else:
+                describe = self._get_json(f"{self.url_base}{self.entity}/describe/", {})
+                self._schema = schema_from_describe(self.entity, describe)
+        return self._schema
+
+    @cached_property
+    def _relations(self) -> tuple[str, ...]:
+        return relation_fields(self.effective_schema)
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        return flatten_record(row, self._relations)
+
+    def get_new_paginator(self) -> None:
+        """Paging is driven by `_read_window` / `_read_by_id`, not by an SDK paginator."""
+        return
+
+    # -- requests, retries, response checks ------------------------------------------------
+
+    def backoff_max_tries(self) -> int:
+        return int(self.config.get("max_retries", 5)) + 1
+
+    def backoff_wait_generator(self) -> t.Generator[float, BaseException, None]:
+        """Exponential delays, never shorter than the server's `Retry-After`."""
+        error = yield  # type: ignore[misc]  # primed by backoff
+        delay = self.backoff_base_seconds
+        while True:
+            response = getattr(error, "response", None)
+            wait = max(min(delay, self.backoff_max_seconds), _retry_after(response))
+            error = yield wait
+            delay *= 2
+
+    def backoff_jitter(self, value: float) -> float:
+        # Up to +25%: spreads concurrent clients without undercutting Retry-After.
+        return value * (1 + random.random() / 4)
+
+    def backoff_handler(self, details: t.Any) -> None:
+        error = details.get("exception")
+        response = getattr(error, "response", None)
+        reason = response.status_code if response is not None else type(error).__name__
+        self.logger.warning(
+            "%s: attempt %d failed (%s); retrying in %.1f s",
+            self.entity,
+            details.get("tries"),
+            reason,
+            details.get("wait"),
+        )
+
+    def _request(
+        self, prepared_request: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        response = self._send_once(prepared_request)
+        if response.status_code == HTTPStatus.UNAUTHORIZED and isinstance(
+            self.authenticator, ClientCredentialsAuthenticator
+        ):
+            self.authenticator.invalidate()  # token revoked or expired early: renew once
+            response = self._send_once(prepared_request)
+        self.validate_response(response)
+        return response
+
+    def _send_once(self, prepared_request: requests.PreparedRequest) -> requests.Response:
+        return self.requests_session.send(
+            self.authenticator(prepared_request),
+            timeout=self.timeout,
+            allow_redirects=self.allow_redirects,
+        )
+
+    def validate_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status in RETRY_STATUSES or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise RetriableAPIError(self._failure(response), response)
+        if status == HTTPStatus.UNAUTHORIZED:
+            raise WmsAuthError(f"{self._failure(response)}: {self._credential_hint()}")
+        if status == HTTPStatus.FORBIDDEN:
+            msg = (
+                f"{self._failure(response)}: the API user lacks the 'lgfapi_read_access' "
+                f"permission or access to entity '{self.entity}'"
+            )
+            raise WmsAuthError(msg)
+        if status == HTTPStatus.NOT_FOUND and _is_oracle_error(response):
+            return  # lgfapi's "no record matches the filters"
+        if status >= HTTPStatus.BAD_REQUEST:
+            hint = " (check base_url and api_version)" if status == HTTPStatus.NOT_FOUND else ""
+            raise FatalAPIError(f"{self._failure(response)}{hint}: {response.text[:300]}")
+
+    def _credential_hint(self) -> str:
+        if isinstance(self.authenticator, ClientCredentialsAuthenticator):
+            return "the OAuth2 token was refused twice; check oauth_client_id, oauth_scope"
+        return "the WMS refused the credentials; check username and password"
+
+    def _failure(self, response: requests.Response) -> str:
+        return f"{self.entity}: GET {safe_url(response.url)} answered {response.status_code}"
+
+    @cached_property
+    def _request_with_retries(self) -> t.Callable[..., requests.Response]:
+        return self.request_decorator(self._request)
+
+    def _get(self, url: str, params: dict[str, t.Any]) -> requests.Response:
+        prepared = self.build_prepared_request(
+            method="GET", url=url, params=params, headers=self.http_headers
+        )
+        try:
+            return self._request_with_retries(prepared, None)
+        except RetriableAPIError as error:
+            msg = f"{error} (gave up after {self.backoff_max_tries()} attempts)"
+            raise FatalAPIError(msg) from None
+        except (requests.RequestException, ConnectionError) as error:
+            msg = (
+                f"{self.entity}: GET {safe_url(prepared.url or url)} failed after "
+                f"{self.backoff_max_tries()} attempts: {type(error).__name__}"
+            )
+            raise FatalAPIError(msg) from error
+
+    def _get_json(self, url: str, params: dict[str, t.Any]) -> dict[str, t.Any]:
+        return self._json_body(self._get(url, params))
+
+    def _json_body(self, response: requests.Response) -> dict[str, t.Any]:
+        try:
+            body = json.loads(response.content, parse_float=Decimal)
+        except ValueError:
+            msg = (
+                f"{self._failure(response)} with a body that is not JSON "
+                f"({response.headers.get('Content-Type')}, {len(response.content)} bytes, "
+                f"starting {response.text[:80]!r})"
+            )
+            raise WmsResponseError(msg) from None
+        if not isinstance(body, dict):
+            msg = f"{self._failure(response)} with a JSON {type(body).__name__}, not an object"
+            raise WmsResponseError(msg)
+        return body
+
+    def _get_page(self, params: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+        """One list request; lgfapi answers 404 when no record matches."""
+        response = self._get(self.get_url(None), params)
+        if response.status_code == HTTPStatus.NOT_FOUND:
+            return []
+        results = self._json_body(response).get("results")
+        if not isinstance(results, list):
+            raise WmsResponseError(f"{self._failure(response)} without a 'results' list")
+        last = results[-1] if results else {"id": None, "mod_ts": None}
+        if not (isinstance(last, dict) and "id" in last and "mod_ts" in last):
+            raise WmsResponseError(f"{self._failure(response)} with records lacking id/mod_ts")
+        return results
+
+    def server_time(self) -> dt.datetime:
+        """The WMS clock (HTTP `Date`, whole seconds, UTC), from a cheap request."""
+        response = self._get(self.url_base, {})
+        header = response.headers.get("Date")
+        if not header:
+            msg = (
+                f"{self.entity}: {safe_url(self.url_base)} sent no Date header; "
+                "the read window needs the server clock"
+            )
+            raise WmsResponseError(msg)
+        return parsedate_to_datetime(header).astimezone(UTC)
+
+    # -- extraction -----------------------------------------------------------------------
+
+    def _narrowing(self) -> dict[str, t.Any]:
+        params: dict[str, t.Any] = {"page_size": self.page_size}
+        if facility := self.config.get("facility_code"):
+            params[self.facility_filter] = facility
+        if company := self.config.get("company_code"):
+            params[self.company_filter] = company
+        return params
+
+    def _read_by_id(self, params: dict[str, t.Any]) -> Iterator[dict[str, t.Any]]:
+        """Every record matching `params`, by keyset on id: stable while rows change."""
+        last_id = 0
+        while True:
+            page = self._get_page({**params, "ordering": "id", "id__gt": last_id})
+            yield from page
+            if len(page) < self.page_size:
+                return
+            if page[-1]["id"] <= last_id:
+                raise WmsResponseError(
+                    f"{self.entity}: the API ignored ordering=id / id__gt={last_id}"
+                )
+            last_id = page[-1]["id"]
+
+    def _read_window(
+        self, context: Context | None, lo: dt.datetime, hi: dt.datetime
+    ) -> Iterator[dict[str, t.Any]]:
+        """Every record with lo <= mod_ts < hi, each exactly once if nothing changes.
+
+        Each request is page 1 of `mod_ts in [lo, hi) ordering mod_ts,id`. A page that is not
+        full ends the window. In a full page, let S be the whole second of its last record:
+        the records before second S are complete (sorted order), so they are emitted and the
+        next query starts at S, re-reading only that second's tail. If the whole page is in
+        second S (more records share a second than a page holds), that second is read
+        alone by keyset on id, then the window continues at S + 1 s. Filter values are whole
+        seconds, so a keyset on (mod_ts, id) at microsecond precision is not expressible;
+        this is the exact equivalent with whole-second bounds.
+        """
+        base = self._narrowing()
+        while lo < hi:
+            window = {"mod_ts__gte": format_timestamp(lo), "mod_ts__lt": format_timestamp(hi)}
+            page = self._get_page({**base, **window, "ordering": "mod_ts,id"})
+            if len(page) < self.page_size:
+                yield from page
+                break
+            cut, second = _last_second(page)
+            if second < lo:
+                raise WmsResponseError(
+                    f"{self.entity}: the API ignored mod_ts__gte={window['mod_ts__gte']}"
+                )
+            if cut:
+                yield from page[:cut]
+                lo = second
+            else:
+                end = {
+                    "mod_ts__gte": format_timestamp(second),
+                    "mod_ts__lt": format_timestamp(second + ONE_SECOND),
+                }
+                yield from self._read_by_id({**base, **end})
+                lo = second + ONE_SECOND
+            self._save_bookmark(context, lo)
+        self._save_bookmark(context, hi)
+
+    def _window(self, context: Context | None) -> tuple[dt.datetime, dt.datetime]:
+        start = self.get_starting_timestamp(context)  # bookmark or start_date, the later
+        lookback = dt.timedelta(minutes=float(self.config.get("lookback_minutes", 0)))
+        lo = BEGINNING if start is None else whole_second(start - lookback)
+        hi = self.server_time()
+        if end_date := self.config.get("end_date"):
+            hi = min(hi, whole_second(parse_timestamp(str(end_date))))
+        return lo, hi
+
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        if self.replication_method == "FULL_TABLE":
+            yield from self._read_by_id(self._narrowing())
+            # The SDK announces the version before the first record; repeating it after
+            # the last one tells the target the snapshot is complete, so it can retire
+            # rows of older versions (deleted in the WMS) without a half-read table.
+            self._write_activate_version_message(self._stream_version)
+            return
+        lo, hi = self._window(context)
+        self.logger.info(
+            "%s: reading mod_ts in [%s, %s)",
+            self.entity,
+            format_timestamp(lo),
+            format_timestamp(hi),
+        )
+        yield from self._read_window(context, lo, hi)
+
+    # -- state ----------------------------------------------------------------------------
+    # The SDK's default bookmark is "max replication key seen", checked for sort order
+    # record by record. That loses records here: a record modified during the run moves
+    # past the max seen, and a bookmark taken mid-second skips the rest of that second.
+    # Our bookmark is a safe resume point instead: every record with mod_ts below it has
+    # been emitted. `_read_window` advances it after each completed second/page and ends
+    # the run at hi. Records therefore never move the bookmark themselves.
+
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
+        """Bookmarks move in `_save_bookmark` only (see the comment above)."""
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
+        """No signpost: the bookmark never passes hi, the server clock at the run's start."""
+        return
+
+    def _save_bookmark(self, context: Context | None, point: dt.datetime) -> None:
+        """Move the bookmark forward to `point` (never backwards) and emit STATE."""
+        state = self.get_context_state(context)
+        current = state.get("replication_key_value")
+        if current and parse_timestamp(str(current)) >= point:
+            return
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = format_timestamp(point)
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Full-table syncs always version their records (the contract with the target)."""
+        return True
+
+
+def _last_second(page: list[dict[str, t.Any]]) -> tuple[int, dt.datetime]:
+    """(index of the first record in the page's last whole second, that second)."""
+    second = whole_second(parse_timestamp(page[-1]["mod_ts"]))
+    cut = len(page) - 1
+    while cut > 0 and parse_timestamp(page[cut - 1]["mod_ts"]) >= second:
+        cut -= 1
+    return cut, second
+
+
+def _retry_after(response: requests.Response | None) -> float:
+    """Seconds asked by a `Retry-After` header (delta or HTTP date); 0 when absent."""
+    value = response.headers.get("Retry-After") if response is not None else None
+    if not value:
+        return 0.0
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return max(0.0, (moment - dt.datetime.now(UTC)).total_seconds())
+
+
+def _is_oracle_error(response: requests.Response) -> bool:
+    """An lgfapi error body ({reference, code, message, details}), not a proxy's HTML page."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "message" in body and ("code" in body or "reference" in body)

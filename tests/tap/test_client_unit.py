@@ -1,0 +1,305 @@
+"""Unit tests of the HTTP client against `responses`: the exact queries sent, the
+pagination/window decisions, retries, auth failures and bad responses."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+import responses
+from responses import matchers
+from singer_sdk.exceptions import FatalAPIError
+from tap_gruponos_wms.auth import WmsAuthError
+from tap_gruponos_wms.client import WmsResponseError, safe_url
+
+ROOT = "http://127.0.0.1:9/gruponos_test"
+API = f"{ROOT}/wms/lgfapi/v10/entity/"
+SERVER_DATE = "Thu, 26 Nov 2026 12:00:00 GMT"
+HI = "2026-11-26T12:00:00+00:00"
+LO = "2026-11-26T11:00:00+00:00"
+CONFIG = {
+    "base_url": ROOT,
+    "username": "wms_user",
+    "password": "wms_pass",
+    "page_size": 3,
+    "lookback_minutes": 0,
+    "max_retries": 2,
+}
+DESCRIBE = {
+    "parameters": [],
+    "fields": {
+        "id": {"type": "pk"},
+        "order_id": {"type": "relation"},
+        "mod_ts": {"type": "datetime"},
+        "po_nbr": {"type": "varchar", "max_length": 20},
+    },
+}
+NOT_FOUND = {"reference": "r-1", "code": "NOT_FOUND", "message": "No records found.", "details": {}}
+
+
+def rec(rid: int, mod_ts: str) -> dict[str, t.Any]:
+    """A record as lgfapi serves it; mod_ts given in UTC 'HH:MM:SS.ffffff' on the test day."""
+    hour, rest = int(mod_ts[:2]), mod_ts[2:]
+    local = f"2026-11-26T{hour - 3:02d}{rest}-03:00"
+    return {
+        "id": rid,
+        "order_id": {"id": 10, "key": "ORD-10", "url": ""},
+        "mod_ts": local,
+        "po_nbr": None,
+    }
+
+
+@pytest.fixture
+def api() -> t.Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(
+            API,
+            json={"results": ["order_hdr", "order_dtl", "allocation"]},
+            headers={"Date": SERVER_DATE},
+        )
+        for entity in ("order_hdr", "order_dtl", "allocation"):
+            mock.get(f"{API}{entity}/describe/", json=DESCRIBE)
+        yield mock
+
+
+def window(lo: str = LO, hi: str = HI, **extra: t.Any) -> dict[str, str]:
+    params = {"page_size": "3", "mod_ts__gte": lo, "mod_ts__lt": hi, "ordering": "mod_ts,id"}
+    return {**params, **{k: str(v) for k, v in extra.items()}}
+
+
+def second(lo: str, hi: str, after: int) -> dict[str, str]:
+    return {
+        "page_size": "3",
+        "mod_ts__gte": lo,
+        "mod_ts__lt": hi,
+        "ordering": "id",
+        "id__gt": str(after),
+    }
+
+
+def page(
+    mock: responses.RequestsMock,
+    params: dict[str, str],
+    records: list[dict] | None,
+    entity: str = "order_dtl",
+) -> None:
+    if records is None:
+        mock.get(
+            f"{API}{entity}/",
+            status=404,
+            json=NOT_FOUND,
+            match=[matchers.query_param_matcher(params)],
+        )
+    else:
+        mock.get(
+            f"{API}{entity}/",
+            json={"results": records},
+            match=[matchers.query_param_matcher(params)],
+        )
+
+
+STATE = {"bookmarks": {"order_details": {"replication_key": "mod_ts", "replication_key_value": LO}}}
+
+
+def test_window_is_read_by_keyset_with_whole_second_utc_bounds(api, run_tap) -> None:
+    page(
+        api,
+        window(),
+        [rec(1, "11:10:00.100000"), rec(2, "11:10:05.200000"), rec(3, "11:10:05.700000")],
+    )
+    page(
+        api,
+        window(lo="2026-11-26T11:10:05+00:00"),
+        [rec(2, "11:10:05.200000"), rec(3, "11:10:05.700000")],
+    )
+
+    out = run_tap(CONFIG, state=STATE, streams=["order_details"])
+
+    assert out.ids("order_details") == [1, 2, 3]
+    bookmarks = [out.bookmark("order_details", s) for s in out.states]
+    assert "2026-11-26T11:10:05+00:00" in bookmarks
+    assert out.bookmark("order_details") == HI
+
+
+def test_second_shared_by_more_records_than_a_page_is_drained_by_id(api, run_tap) -> None:
+    s, s1 = "2026-11-26T11:10:05+00:00", "2026-11-26T11:10:06+00:00"
+    crowded = {7: ".100000", 3: ".200000", 9: ".300000", 5: ".400000"}
+    by_time = [rec(i, f"11:10:05{us}") for i, us in crowded.items()]
+    by_id = sorted(by_time, key=lambda r: r["id"])
+    page(api, window(), by_time[:3])
+    page(api, second(s, s1, 0), by_id[:3])
+    page(api, second(s, s1, 7), by_id[3:])
+    page(api, window(lo=s1), None)
+
+    out = run_tap(CONFIG, state=STATE, streams=["order_details"])
+
+    assert sorted(out.ids("order_details")) == [3, 5, 7, 9]
+    assert len(out.ids("order_details")) == 4
+    bookmarks = [out.bookmark("order_details", st) for st in out.states]
+    assert s1 in bookmarks
+    assert bookmarks[-1] == HI
+
+
+def test_no_changes_404_emits_nothing_and_keeps_the_bookmark_moving_forward(api, run_tap) -> None:
+    page(api, window(), None)
+
+    out = run_tap(CONFIG, state=STATE, streams=["order_details"])
+
+    assert out.records("order_details") == []
+    assert all(out.bookmark("order_details", st) >= LO for st in out.states)
+    assert out.bookmark("order_details") == HI
+
+
+def test_bookmark_never_moves_back_when_end_date_precedes_it(api, run_tap) -> None:
+    config = {**CONFIG, "end_date": "2026-11-26T10:00:00+00:00"}
+    out = run_tap(config, state=STATE, streams=["order_details"])
+    assert out.records("order_details") == []
+    assert out.bookmark("order_details") == LO
+
+
+def test_lookback_and_start_date_set_the_lower_bound(api, run_tap) -> None:
+    config = {**CONFIG, "start_date": "2026-11-26T11:30:00.750Z", "lookback_minutes": 5}
+    page(api, window(lo="2026-11-26T11:25:00+00:00"), [rec(4, "11:26:00.000000")])
+
+    out = run_tap(config, streams=["order_details"])
+
+    assert out.ids("order_details") == [4]
+    assert out.records("order_details")[0]["order_key"] == "ORD-10"
+
+
+@pytest.mark.parametrize(
+    ("stream", "entity", "facility_path", "company_path"),
+    [
+        ("order_headers", "order_hdr", "facility_id__code", "company_id__code"),
+        ("order_details", "order_dtl", "order_id__facility_id__code", "order_id__company_id__code"),
+        (
+            "allocations",
+            "allocation",
+            "order_dtl_id__order_id__facility_id__code",
+            "order_dtl_id__order_id__company_id__code",
+        ),
+    ],
+)
+def test_facility_and_company_narrow_each_entity_through_its_relation_path(
+    api, run_tap, stream, entity, facility_path, company_path
+) -> None:
+    config = {**CONFIG, "facility_code": "FAC1", "company_code": "GRUPONOS"}
+    params = window(
+        lo="1970-01-01T00:00:00+00:00", **{facility_path: "FAC1", company_path: "GRUPONOS"}
+    )
+    page(api, params, [rec(1, "11:00:00.000000")], entity=entity)
+
+    out = run_tap(config, streams=[stream])
+
+    assert out.ids(stream) == [1]
+
+
+def test_full_table_reads_by_id_keyset_and_versions_the_snapshot(api, run_tap) -> None:
+    full = {"page_size": "3", "ordering": "id"}
+    page(
+        api,
+        {**full, "id__gt": "0"},
+        [rec(1, "11:00:00.0"), rec(2, "11:00:00.0"), rec(5, "11:00:00.0")],
+    )
+    page(api, {**full, "id__gt": "5"}, [rec(6, "11:00:00.0")])
+
+    out = run_tap(CONFIG, streams=["order_details"], method="FULL_TABLE")
+
+    kinds = [m["type"] for m in out.messages if m["type"] in {"RECORD", "ACTIVATE_VERSION"}]
+    assert kinds == ["ACTIVATE_VERSION", "RECORD", "RECORD", "RECORD", "RECORD", "ACTIVATE_VERSION"]
+    versions = {m["version"] for m in out.messages if m["type"] in {"RECORD", "ACTIVATE_VERSION"}}
+    assert len(versions) == 1
+    assert out.ids("order_details") == [1, 2, 5, 6]
+
+
+def test_transient_errors_are_retried_honouring_retry_after(api, run_tap, monkeypatch) -> None:
+    sleeps: list[float] = []
+    monkeypatch.setattr("backoff._sync.time.sleep", sleeps.append)
+    url = f"{API}order_dtl/"
+    api.get(url, status=503, headers={"Retry-After": "7"})
+    api.get(url, status=429)
+    api.get(url, status=409, json={"code": "CONFLICT", "message": "modified concurrently"})
+    page(api, window(), [rec(1, "11:10:00.0")])
+
+    out = run_tap({**CONFIG, "max_retries": 3}, state=STATE, streams=["order_details"])
+
+    assert out.ids("order_details") == [1]
+    assert len(sleeps) == 3
+    assert sleeps[0] >= 7
+    assert sleeps[1] < 1
+
+
+def test_retries_exhausted_fail_naming_entity_url_and_status_without_credentials(
+    api, run_tap, monkeypatch
+) -> None:
+    monkeypatch.setattr("backoff._sync.time.sleep", lambda s: None)
+    api.get(f"{API}order_dtl/", status=502, body="Bad gateway")
+
+    with pytest.raises(FatalAPIError) as error:
+        run_tap(CONFIG, state=STATE, streams=["order_details"])
+
+    message = str(error.value)
+    assert "order_dtl" in message
+    assert "/gruponos_test/wms/lgfapi/v10/entity/order_dtl/" in message
+    assert "502" in message
+    assert "3 attempts" in message
+    assert "wms_pass" not in message
+    assert len([c for c in api.calls if "/order_dtl/?" in c.request.url]) == 3
+
+
+def test_connection_errors_are_retried_then_fail_clearly(api, run_tap, monkeypatch) -> None:
+    monkeypatch.setattr("backoff._sync.time.sleep", lambda s: None)
+    api.get(f"{API}order_dtl/", body=ConnectionResetError("peer reset"))
+    with pytest.raises(
+        FatalAPIError, match=r"order_dtl: GET .*order_dtl/.* failed after 3 attempts"
+    ):
+        run_tap(CONFIG, state=STATE, streams=["order_details"])
+
+
+def test_wrong_basic_credentials_fail_at_once_naming_the_settings(api, run_tap) -> None:
+    api.get(f"{API}order_dtl/", status=401, json={"code": "AUTH", "message": "Invalid credentials"})
+    with pytest.raises(WmsAuthError, match="username and password") as error:
+        run_tap(CONFIG, state=STATE, streams=["order_details"])
+    assert "wms_pass" not in str(error.value)
+    assert len([c for c in api.calls if "/order_dtl/?" in c.request.url]) == 1
+
+
+def test_forbidden_user_fails_naming_the_missing_permission(api, run_tap) -> None:
+    api.get(f"{API}order_dtl/", status=403, json={"code": "FORBIDDEN", "message": "Forbidden"})
+    with pytest.raises(WmsAuthError, match="lgfapi_read_access"):
+        run_tap(CONFIG, state=STATE, streams=["order_details"])
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        ("<html><body>Service Unavailable</body></html>", "text/html", "not JSON"),
+        ('{"results": [{"id": 1, "mod_ts": "2026-11-26T08:', "application/json", "not JSON"),
+        ('{"result_count": 3}', "application/json", "without a 'results' list"),
+        ('{"results": [{"foo": 1}]}', "application/json", "lacking id/mod_ts"),
+    ],
+)
+def test_bad_response_shape_fails_clearly(api, run_tap, body, content_type, expected) -> None:
+    api.get(f"{API}order_dtl/", body=body, content_type=content_type)
+    with pytest.raises(WmsResponseError, match=expected) as error:
+        run_tap(CONFIG, state=STATE, streams=["order_details"])
+    assert "order_dtl" in str(error.value)
+
+
+def test_404_that_is_not_an_lgfapi_answer_fails_instead_of_meaning_no_records(api, run_tap) -> None:
+    api.get(f"{API}order_dtl/", status=404, body="<html>Not Found</html>", content_type="text/html")
+    with pytest.raises(FatalAPIError, match="check base_url and api_version"):
+        run_tap(CONFIG, state=STATE, streams=["order_details"])
+
+
+def test_sync_without_date_header_fails_rather_than_guessing_the_window(run_tap) -> None:
+    with responses.RequestsMock() as mock:
+        mock.get(API, json={"results": []})
+        for entity in ("order_hdr", "order_dtl", "allocation"):
+            mock.get(f"{API}{entity}/describe/", json=DESCRIBE)
+        with pytest.raises(WmsResponseError, match="Date header"):
+            run_tap(CONFIG, state=STATE, streams=["order_details"])
+
+
+def test_urls_in_messages_never_carry_user_info() -> None:
+    assert safe_url("https://user:pw@wms.example/env/x?a=1") == "https://wms.example/env/x?a=1"

@@ -1,0 +1,170 @@
+"""The demo behind `bash scripts/demo.sh` (which first creates .venv with scripts/bootstrap.sh).
+
+Installs the plugins into Meltano's venvs, starts the WMS simulator, runs the `full-sync` job,
+changes records in the simulator, runs the `incremental-sync` job, and prints rows per table,
+the rows the incremental run changed, and how long each step took. Everything runs in the `dev`
+environment: its warehouse (output/warehouse.db) and its job states are reset first, because
+the simulator starts with fresh data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+WAREHOUSE = ROOT / "output" / "warehouse.db"
+TABLES = ("WMS_ORDER_HEADERS", "WMS_ORDER_DETAILS", "WMS_ALLOCATIONS")
+JOB_STATE_IDS = (
+    "dev:tap-gruponos-wms--full-to-target-gruponos-oracle",
+    "dev:tap-gruponos-wms-to-target-gruponos-oracle",
+)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--modify", type=int, default=20, help="records the WMS changes")
+    parser.add_argument("--insert", type=int, default=5, help="orders the WMS adds")
+    parser.add_argument("--delete", type=int, default=2, help="orders the WMS deletes")
+    return parser.parse_args()
+
+
+def step(label: str, cmd: list[str], env: dict[str, str], timings: dict[str, float]) -> str:
+    """Run one command, fail loudly with its output, record its wall time."""
+    print(f"==> {label}", flush=True)
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    timings[label] = timings.get(label, 0.0) + time.monotonic() - started
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-6000:])
+        raise SystemExit(f"demo: `{' '.join(cmd)}` failed with exit code {proc.returncode}")
+    return proc.stdout
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"demo: the simulator exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_sim/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"demo: the simulator did not answer {url}/_sim/health in {timeout:.0f}s")
+
+
+@contextmanager
+def simulator(port: int, orders: int) -> Iterator[str]:
+    """The WMS simulator as a separate process, stopped however the demo ends."""
+    url = f"http://127.0.0.1:{port}"
+    cmd = [str(BIN / "wms-simulator"), "serve", "--port", str(port), "--orders", str(orders)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def table_contents() -> dict[str, dict[object, tuple]]:
+    """Each table's business content by ID (metadata columns left out)."""
+    con = sqlite3.connect(WAREHOUSE)
+    try:
+        contents = {}
+        for table in TABLES:
+            cur = con.execute(f'SELECT * FROM "{table}"')
+            names = [d[0].upper() for d in cur.description]
+            keep = [i for i, n in enumerate(names) if not n.startswith("SDC_")]
+            rows = cur.fetchall()
+            key = names.index("ID")
+            contents[table] = {r[key]: tuple(r[i] for i in keep) for r in rows}
+        return contents
+    finally:
+        con.close()
+
+
+def report(before: dict, after: dict, timings: dict[str, float]) -> None:
+    print(f"\n{'table':<20}{'rows':>8}{'inserted':>10}{'updated':>9}")
+    print(f"{'':<28}{'(by the incremental run)':>19}")
+    for table in TABLES:
+        old, new = before[table], after[table]
+        inserted = sum(1 for k in new if k not in old)
+        updated = sum(1 for k, v in new.items() if k in old and old[k] != v)
+        print(f"{table:<20}{len(new):>8}{inserted:>10}{updated:>9}")
+    print(f"\n{'step':<28}{'seconds':>8}")
+    for label, seconds in timings.items():
+        print(f"{label:<28}{seconds:>8.1f}")
+    print(
+        "\nDeletions in the WMS reach the tables with the next full sync (rows soft-deleted "
+        "through SDC_DELETED_AT):\n  .venv/bin/meltano run full-sync\n"
+        f"Inspect the warehouse: sqlite3 {WAREHOUSE.relative_to(ROOT)}"
+    )
+
+
+def main() -> int:
+    args = parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups on kill
+    meltano = str(BIN / "meltano")
+    env = dict(
+        os.environ,
+        MELTANO_ENVIRONMENT="dev",
+        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+        TAP_GRUPONOS_WMS_BASE_URL=f"http://127.0.0.1:{args.port}/gruponos_test",
+    )
+    timings: dict[str, float] = {}
+    step("meltano install", [meltano, "install"], env, timings)
+    WAREHOUSE.parent.mkdir(exist_ok=True)
+    WAREHOUSE.unlink(missing_ok=True)
+    for state_id in JOB_STATE_IDS:
+        step("reset job states", [meltano, "state", "clear", "--force", state_id], env, timings)
+    with simulator(args.port, args.orders) as url:
+        # The incremental job continues from where this full sync started, as it would in
+        # production from its own bookmark (its first run would otherwise read everything).
+        full_sync_started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        step("meltano run full-sync", [meltano, "run", "full-sync"], env, timings)
+        before = table_contents()
+        mutate = [
+            str(BIN / "wms-simulator"),
+            "mutate",
+            "--url",
+            url,
+            "--modify",
+            str(args.modify),
+            "--insert",
+            str(args.insert),
+            "--delete",
+            str(args.delete),
+        ]
+        print(step("wms-simulator mutate", mutate, env, timings).strip())
+        step(
+            "meltano run incremental-sync",
+            [meltano, "run", "incremental-sync"],
+            dict(env, TAP_GRUPONOS_WMS_START_DATE=full_sync_started),
+            timings,
+        )
+        after = table_contents()
+    report(before, after, timings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

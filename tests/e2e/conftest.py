@@ -1,0 +1,190 @@
+"""The Meltano project run for real: `meltano` subprocesses, the WMS simulator, SQLite.
+
+One `meltano install` serves the whole session (plugin venvs under the repository's .meltano,
+as a user's project has them). Each test gets its own simulator, its own SQLite warehouse and
+its own Meltano system database (so its own job state), through the environment variables a
+production deployment would use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import pytest
+from wms_simulator import WmsSimulator
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+MELTANO = str(BIN / "meltano")
+
+# stream -> (WMS entity, analytics table)
+STREAMS = {
+    "allocations": ("allocation", "WMS_ALLOCATIONS"),
+    "order_headers": ("order_hdr", "WMS_ORDER_HEADERS"),
+    "order_details": ("order_dtl", "WMS_ORDER_DETAILS"),
+}
+INCREMENTAL_STATE_ID = "dev:tap-gruponos-wms-to-target-gruponos-oracle"
+FULL_STATE_ID = "dev:tap-gruponos-wms--full-to-target-gruponos-oracle"
+_OWN_PREFIXES = ("TAP_GRUPONOS_WMS", "TARGET_GRUPONOS_ORACLE", "MELTANO_")
+
+
+def clean_environ() -> dict[str, str]:
+    """The caller's environment without settings that would leak into the project."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
+
+
+def run(cmd: list[str], env: dict[str, str], check: bool = True, **kw: Any):
+    """Run a command in the repository; on failure show its output in the assertion."""
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, **kw)
+    if check and proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def meltano_installed() -> None:
+    """Create the plugins' virtual environments once (fast with uv, a no-op when current)."""
+    run([MELTANO, "install"], env=clean_environ(), timeout=900)
+
+
+def normalize(value: Any) -> Any:
+    """One comparable form for a value as the API serves it and as the warehouse stores it."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float, Decimal)):
+        return Decimal(str(value)).normalize()
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, str):
+        return _parse_text(value)
+    return value
+
+
+def _parse_text(value: str) -> Any:
+    if len(value) >= 19 and value[4] == "-" and value[10] in "T ":
+        try:
+            return normalize(datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return value
+    if len(value) == 10 and value[4] == "-":
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return value
+    try:
+        return Decimal(value).normalize() if value.strip() and value[0] in "-0123456789" else value
+    except InvalidOperation:
+        return value
+
+
+def analytics_row(record: dict[str, Any]) -> dict[str, Any]:
+    """A WMS record as the pipeline should store it: relations split into X_ID and X_KEY,
+    `*_set` links dropped, upper-case column names, values normalized."""
+    row: dict[str, Any] = {}
+    for name, value in record.items():
+        if name.endswith("_set"):
+            continue
+        if isinstance(value, dict):
+            row[name.upper()] = normalize(value["id"])
+            row[f"{name[:-3].upper()}_KEY"] = normalize(value["key"])
+        else:
+            row[name.upper()] = normalize(value)
+    return row
+
+
+def business(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row without the pipeline's SDC_* metadata."""
+    return {k: v for k, v in row.items() if not k.startswith("SDC_")}
+
+
+@dataclass
+class Pipeline:
+    """One test's project: the simulator it reads, the warehouse it writes, its own state."""
+
+    sim: WmsSimulator
+    workdir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def warehouse(self) -> Path:
+        return self.workdir / "warehouse.db"
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        env = clean_environ()
+        env.update(
+            MELTANO_ENVIRONMENT="dev",
+            MELTANO_DATABASE_URI=f"sqlite:///{self.workdir / 'meltano.db'}",
+            TAP_GRUPONOS_WMS_BASE_URL=self.sim.base_url,
+            TAP_GRUPONOS_WMS_PAGE_SIZE="40",
+            TARGET_GRUPONOS_ORACLE_SQLALCHEMY_URL=f"sqlite:///{self.warehouse}",
+        )
+        env.update(self.extra_env)
+        env.update(overrides)
+        return env
+
+    def meltano(self, *args: str, check: bool = True, **env: str):
+        return run([MELTANO, *args], env=self.env(**env), check=check, timeout=600)
+
+    def run_job(self, job: str, check: bool = True, **env: str):
+        return self.meltano("run", job, check=check, **env)
+
+    def state(self, state_id: str) -> dict[str, Any]:
+        out = self.meltano("state", "get", state_id).stdout
+        return json.loads(out) if out.strip() else {}
+
+    def table(self, stream: str) -> dict[int, dict[str, Any]]:
+        """The analytics table as {ID: row}, values normalized."""
+        con = sqlite3.connect(self.warehouse)
+        try:
+            cur = con.execute(f'SELECT * FROM "{STREAMS[stream][1]}"')
+            names = [d[0].upper() for d in cur.description]
+            rows = [dict(zip(names, map(normalize, r), strict=True)) for r in cur]
+        finally:
+            con.close()
+        return {int(r["ID"]): r for r in rows}
+
+    def expected(self, stream: str) -> dict[int, dict[str, Any]]:
+        """What the table should hold: the simulator's records right now."""
+        return {r["id"]: analytics_row(r) for r in self.sim.records(STREAMS[stream][0])}
+
+    def assert_tables_equal_simulator(self, deleted: dict[str, set[int]] | None = None) -> None:
+        """Every live WMS record is stored field by field, and nothing else is live."""
+        for stream in STREAMS:
+            table, expected = self.table(stream), self.expected(stream)
+            live = {i for i, r in table.items() if r.get("SDC_DELETED_AT") is None}
+            assert live == set(expected), f"{stream}: live ids differ from the WMS"
+            for rid, want in expected.items():
+                got = {k: table[rid].get(k) for k in want}
+                assert got == want, f"{stream} id {rid} differs from the WMS"
+            gone = (deleted or {}).get(stream, set())
+            assert set(table) - live == gone, f"{stream}: soft-deleted ids"
+
+
+@pytest.fixture
+def pipeline(meltano_installed: None, tmp_path: Path) -> Iterator[Pipeline]:
+    sim = WmsSimulator(orders=30, details_per_order=3, allocations_per_detail=1, seed=11)
+    sim.start()
+    try:
+        yield Pipeline(sim=sim, workdir=tmp_path)
+    finally:
+        sim.stop()
+
+
+def snapshot(pipeline: Pipeline) -> dict[str, dict[int, dict[str, Any]]]:
+    """Business content of every table, for before/after comparisons."""
+    return {s: {i: business(r) for i, r in pipeline.table(s).items()} for s in STREAMS}
+
+
+def changed_ids(before: dict, after: dict) -> dict[str, set[int]]:
+    """Per stream, the ids whose business content differs (inserted or updated)."""
+    return {s: {i for i, row in after[s].items() if before[s].get(i) != row} for s in STREAMS}

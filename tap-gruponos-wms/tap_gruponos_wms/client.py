@@ -171,7 +171,7 @@ class WmsStream(RESTStream):
 
     def _send_once(self, prepared_request: requests.PreparedRequest) -> requests.Response:
         return self.requests_session.send(
-            self.authenticator(prepared_request),
+            self.authenticator(prepared_request.copy()),  # each attempt gets its current token
             timeout=self.timeout,
             allow_redirects=self.allow_redirects,
         )

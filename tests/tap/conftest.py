@@ -8,9 +8,12 @@ import typing as t
 from dataclasses import dataclass, field
 
 import pytest
+import responses
 from singer_sdk.io_base import SingerWriter
 from tap_gruponos_wms.client import WmsStream
 from tap_gruponos_wms.tap import TapGruponosWms
+
+from .mock_api import API, DESCRIBE, SERVER_DATE
 
 SECRETS = ("wms_pass", "wms_secret")
 
@@ -97,3 +100,16 @@ def run_tap() -> t.Callable[..., SingerOutput]:
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry delays of milliseconds, so fault tests stay fast (Retry-After still applies)."""
     monkeypatch.setattr(WmsStream, "backoff_base_seconds", 0.01)
+
+
+@pytest.fixture
+def api() -> t.Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(
+            API,
+            json={"results": ["order_hdr", "order_dtl", "allocation"]},
+            headers={"Date": SERVER_DATE},
+        )
+        for entity in ("order_hdr", "order_dtl", "allocation"):
+            mock.get(f"{API}{entity}/describe/", json=DESCRIBE)
+        yield mock

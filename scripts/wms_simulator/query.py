@@ -1,0 +1,335 @@
+"""List queries: lgfapi's filter, ordering, fields and paging parameters, parsed and evaluated.
+
+A parsed query turns into an ordered list of matching ids. `mod_ts` ranges and `mod_ts,id`
+ordering are served from the table's sorted index (bisect + slice); other filters are evaluated
+on that candidate slice only, and the result is cached per data version so later pages of the
+same query cost a slice.
+"""
+
+from __future__ import annotations
+
+import bisect
+import operator
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import schema
+from .clock import from_us, parse_date_value, parse_datetime_value
+from .store import DataStore
+
+MAX_PAGE_SIZE = 1250
+DEFAULT_PAGE_SIZE = 100
+CONTROL_PARAMS = {"page", "page_size", "page_mode", "cursor", "ordering", "fields", "format"}
+_COMPARE = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+_TRANSFORMS: dict[str, Callable[[int], int]] = {
+    "year": lambda us: from_us(us).year,
+    "month": lambda us: from_us(us).month,
+    "day": lambda us: from_us(us).day,
+    "hour": lambda us: from_us(us).hour,
+    "minute": lambda us: from_us(us).minute,
+    "week_day": lambda us: from_us(us).isoweekday() % 7 + 1,  # 1 = Sunday, as Django
+}
+LOOKUPS = {"exact", "iexact", "contains", "icontains", "startswith", "endswith", "in", "range",
+           "isnull", *_COMPARE}
+
+
+class QueryError(ValueError):
+    """A request parameter lgfapi would reject with 400; `param` names it."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+Predicate = Callable[[int], bool]
+
+
+@dataclass
+class ListQuery:
+    entity: str
+    predicates: list[Predicate] = field(default_factory=list)
+    ts_bounds: tuple[int | None, int | None] = (None, None)  # [lo, hi) on the mod_ts index
+    ordering: list[tuple[str, bool]] = field(default_factory=list)  # (chain, descending)
+    fields: list[str] | None = None
+    page_size: int = DEFAULT_PAGE_SIZE
+    page: int = 1
+    sequenced: bool = False
+    offset: int = 0  # sequenced mode: from the cursor
+    cache_key: tuple = ()
+
+
+def parse(store: DataStore, entity: str, params: list[tuple[str, str]],
+          decode_cursor: Callable[[str], int]) -> ListQuery:
+    q = ListQuery(entity)
+    filters: list[tuple[str, str]] = []
+    for key, value in params:
+        if key in CONTROL_PARAMS:
+            _parse_control(q, key, value, decode_cursor)
+        else:
+            filters.append((key, value))
+            _add_filter(store, q, key, value)
+    q.cache_key = (entity, tuple(sorted(filters)), tuple(q.ordering))
+    return q
+
+
+def _parse_control(q: ListQuery, key: str, value: str, decode_cursor: Callable[[str], int]) -> None:
+    if key == "page_size":
+        q.page_size = _positive_int(key, value)
+        if q.page_size > MAX_PAGE_SIZE:
+            raise QueryError(key, f"page_size {q.page_size} exceeds the maximum {MAX_PAGE_SIZE}")
+    elif key == "page":
+        q.page = _positive_int(key, value)
+    elif key == "page_mode":
+        if value not in ("paged", "sequenced"):
+            raise QueryError(key, f"page_mode must be 'paged' or 'sequenced', not {value!r}")
+        q.sequenced = value == "sequenced"
+    elif key == "cursor":
+        try:
+            q.offset = decode_cursor(value)
+        except ValueError:
+            raise QueryError(key, "invalid cursor") from None
+    elif key == "ordering":
+        q.ordering = [_parse_ordering(q.entity, part) for part in value.split(",") if part]
+    elif key == "fields":
+        names = [n for n in value.split(",") if n]
+        unknown = [n for n in names if n not in schema.FIELDS[q.entity]]
+        if unknown:
+            raise QueryError(key, f"unknown field(s) {','.join(unknown)} for {q.entity}")
+        q.fields = names
+
+
+def _positive_int(key: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise QueryError(key, f"{key} must be an integer, not {value!r}") from None
+    if number < 1:
+        raise QueryError(key, f"{key} must be at least 1")
+    return number
+
+
+def _parse_ordering(entity: str, part: str) -> tuple[str, bool]:
+    desc = part.startswith("-")
+    chain = part.lstrip("-")
+    _, rest = _resolve_chain(entity, chain.split("__"), "ordering")
+    if rest:
+        raise QueryError("ordering", f"cannot order {entity} by {chain!r}")
+    return chain, desc
+
+
+def _resolve_chain(
+    entity: str, parts: list[str], param: str
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """Walk `a__b__c` through relations: ([(entity, field), ...], leftover lookup parts)."""
+    steps: list[tuple[str, str]] = []
+    current: str | None = entity
+    i = 0
+    while i < len(parts) and current is not None:
+        name = parts[i]
+        if schema.is_lookup(current):
+            if name not in schema.LOOKUP_FIELDS:
+                break
+            steps.append((current, name))
+            current = None
+        else:
+            f = schema.FIELDS[current].get(name)
+            if f is None or f.is_set:
+                break
+            steps.append((current, name))
+            current = f.target
+        i += 1
+    if not steps:
+        raise QueryError(param, f"{entity} has no field {parts[0]!r}")
+    return steps, parts[i:]
+
+
+def _chain_getter(store: DataStore, steps: list[tuple[str, str]]) -> Callable[[int], Any]:
+    getters = [store.getter(ent, name) for ent, name in steps]
+    if len(getters) == 1:
+        return getters[0]
+
+    def value(rid: int) -> Any:
+        v: Any = rid
+        for g in getters:
+            v = g(v)
+            if v is None:
+                return None
+        return v
+
+    return value
+
+
+def _field_type(steps: list[tuple[str, str]]) -> str:
+    ent, name = steps[-1]
+    if schema.is_lookup(ent):
+        return "integer" if name == "id" else "varchar"
+    f = schema.FIELDS[ent][name]
+    return "integer" if f.type in ("relation", "pk") else f.type
+
+
+def _add_filter(store: DataStore, q: ListQuery, key: str, raw: str) -> None:
+    negate = key.endswith("!")
+    parts = key.rstrip("!").split("__")
+    steps, rest = _resolve_chain(q.entity, parts, key)
+    transform = _TRANSFORMS.get(rest[0]) if rest else None
+    if transform is not None:
+        rest = rest[1:]
+    if len(rest) > 1 or (rest and rest[0] not in LOOKUPS):
+        raise QueryError(key, f"unknown filter {key!r} on {q.entity}")
+    lookup = rest[0] if rest else "exact"
+    ftype = "integer" if transform else _field_type(steps)
+    if transform and _field_type(steps) not in ("datetime", "date"):
+        raise QueryError(key, f"{parts[len(steps)]!r} applies to date-times only")
+    if steps == [(q.entity, "mod_ts")] and not negate and lookup in (*_COMPARE, "range") \
+            and transform is None:
+        _narrow_ts(q, key, lookup, raw)
+        return
+    getter = _chain_getter(store, steps)
+    if transform is not None:
+        inner = getter
+        getter = lambda rid: None if (v := inner(rid)) is None else transform(v)  # noqa: E731
+    test = _make_test(key, lookup, raw, ftype)
+    if negate:
+        q.predicates.append(lambda rid: not test(getter(rid)))
+    else:
+        q.predicates.append(lambda rid: test(getter(rid)))
+
+
+def _narrow_ts(q: ListQuery, key: str, lookup: str, raw: str) -> None:
+    """mod_ts comparisons become [lo, hi) bounds on the sorted index."""
+    lo, hi = q.ts_bounds
+    if lookup == "range":
+        a, b = _split_pair(key, raw)
+        bounds = [(_coerce(key, a, "datetime"), None), (None, _coerce(key, b, "datetime") + 1)]
+    else:
+        v = _coerce(key, raw, "datetime")
+        bounds = [{"gt": (v + 1, None), "gte": (v, None), "lt": (None, v),
+                   "lte": (None, v + 1)}[lookup]]
+    for new_lo, new_hi in bounds:
+        if new_lo is not None:
+            lo = new_lo if lo is None else max(lo, new_lo)
+        if new_hi is not None:
+            hi = new_hi if hi is None else min(hi, new_hi)
+    q.ts_bounds = (lo, hi)
+
+
+def _make_test(key: str, lookup: str, raw: str, ftype: str) -> Callable[[Any], bool]:
+    if lookup == "isnull":
+        want_null = _coerce(key, raw, "boolean")
+        return lambda v: (v is None) == want_null
+    if lookup in ("iexact", "contains", "icontains", "startswith", "endswith"):
+        return _text_test(lookup, raw)
+    if lookup == "in":
+        wanted = {_coerce(key, part, ftype) for part in raw.split(",")}
+        return lambda v: v in wanted
+    if lookup == "range":
+        a, b = _split_pair(key, raw)
+        lo, hi = _coerce(key, a, ftype), _coerce(key, b, ftype)
+        return lambda v: v is not None and lo <= v <= hi
+    if lookup == "exact" and raw.lower() == "null":
+        return lambda v: v is None
+    wanted = _coerce(key, raw, ftype)
+    if lookup == "exact":
+        return lambda v: v == wanted
+    compare = _COMPARE[lookup]
+    return lambda v: v is not None and compare(v, wanted)
+
+
+def _text_test(lookup: str, raw: str) -> Callable[[Any], bool]:
+    folded = raw.lower()
+    tests: dict[str, Callable[[str], bool]] = {
+        "iexact": lambda s: s.lower() == folded,
+        "contains": lambda s: raw in s,
+        "icontains": lambda s: folded in s.lower(),
+        "startswith": lambda s: s.startswith(raw),
+        "endswith": lambda s: s.endswith(raw),
+    }
+    test = tests[lookup]
+    return lambda v: v is not None and test(str(v))
+
+
+def _split_pair(key: str, raw: str) -> tuple[str, str]:
+    parts = raw.split(",")
+    if len(parts) != 2:
+        raise QueryError(key, f"{key} needs two comma-separated values")
+    return parts[0], parts[1]
+
+
+def _coerce(key: str, raw: str, ftype: str) -> Any:
+    try:
+        if ftype == "datetime":
+            return parse_datetime_value(raw, allow_subsecond=False)
+        if ftype == "date":
+            return parse_date_value(raw)
+        if ftype in ("integer", "number"):
+            return int(raw)
+        if ftype == "decimal":
+            return float(raw)
+        if ftype == "boolean":
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"'{raw}' is not a boolean (true/false)")
+            return raw.lower() in ("true", "1")
+    except ValueError as exc:
+        message = str(exc) if ftype in ("datetime", "date", "boolean") else (
+            f"'{raw}' is not a valid {ftype}")
+        raise QueryError(key, message) from None
+    return raw
+
+
+class QueryEngine:
+    """Evaluates parsed queries against the store, caching results per data version."""
+
+    def __init__(self, store: DataStore, cache_size: int = 16) -> None:
+        self.store = store
+        self._cache: OrderedDict[tuple, list[int]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def matching_ids(self, q: ListQuery) -> list[int]:
+        """All matching ids in response order (caller holds the store lock)."""
+        key = (*q.cache_key, q.ts_bounds, self.store.version)
+        ids = self._cache.get(key)
+        if ids is None:
+            ids = self._evaluate(q)
+            self._cache[key] = ids
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return ids
+
+    def _evaluate(self, q: ListQuery) -> list[int]:
+        table = self.store.tables[q.entity]
+        lo, hi = q.ts_bounds
+        by_ts = lo is not None or hi is not None or (
+            bool(q.ordering) and q.ordering[0][0] == "mod_ts")
+        if by_ts:
+            index = table.index
+            start = 0 if lo is None else bisect.bisect_left(index, (lo,))
+            stop = len(index) if hi is None else bisect.bisect_left(index, (hi,))
+            ids = [rid for _, rid in index[start:stop]]
+            natural = [("mod_ts", False), ("id", False)]
+        else:
+            ids = list(table.rows)
+            natural = [("id", False)]
+        for pred in q.predicates:
+            ids = [rid for rid in ids if pred(rid)]
+        return self._order(q, ids, natural)
+
+    def _order(self, q: ListQuery, ids: list[int], natural: list[tuple[str, bool]]) -> list[int]:
+        ordering = q.ordering
+        if not ordering:
+            # lgfapi applies no ordering unless asked: serve a stable order that is not by id.
+            return sorted(ids, key=lambda rid: (rid * 2654435761) & 0xFFFFFFFF)
+        if ordering == natural[: len(ordering)]:
+            return ids
+        if [(c, not d) for c, d in ordering] == natural[: len(ordering)]:
+            return ids[::-1]
+        for chain, desc in reversed(ordering):  # stable sorts, least significant key first
+            steps, _ = _resolve_chain(q.entity, chain.split("__"), "ordering")
+            getter = _chain_getter(self.store, steps)
+            # Oracle: NULLs last ascending, first descending.
+            ids.sort(key=lambda rid, g=getter: ((v := g(rid)) is None, v if v is not None else 0),
+                     reverse=desc)
+        return ids

@@ -1,0 +1,297 @@
+"""The HTTP side: lgfapi routes, auth, paging envelopes, faults, latency and the socket server."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import orjson
+
+from . import schema
+from .auth import decode_basic
+from .query import QueryError, parse
+
+if TYPE_CHECKING:
+    from .simulator import WmsSimulator
+
+TOKEN_PATH = "/oauth2/v1/token"
+ADMIN_PREFIX = "/_sim/"
+_API_RE = re.compile(
+    r"^/(?P<env>[^/]+)/wms/lgfapi/(?P<version>v9|v10)/entity"
+    r"(?:/(?P<entity>[a-z_]+)(?:/(?P<item>describe|\d+))?)?/?$"
+)
+_ERROR_CODES = {
+    400: ("VALIDATION_ERROR", "Invalid input."),
+    401: ("AUTHENTICATION_FAILED", "Authentication credentials were not provided or are invalid."),
+    403: ("PERMISSION_DENIED", "You do not have permission to perform this action."),
+    404: ("NOT_FOUND", "Not found."),
+    405: ("METHOD_NOT_ALLOWED", "Method not allowed."),
+    409: ("CONCURRENT_MODIFICATION",
+          "The record was modified by a concurrent operation, please try again."),
+    429: ("TOO_MANY_REQUESTS", "Too many requests."),
+}
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without answering
+
+
+def json_response(status: int, payload: Any, **headers: str) -> Response:
+    return Response(status, orjson.dumps(payload), headers=headers)
+
+
+def error_response(status: int, message: str | None = None, details: Any = None,
+                   **headers: str) -> Response:
+    code, default = _ERROR_CODES.get(status, ("SERVER_ERROR", "Internal server error."))
+    payload = {"reference": str(uuid.uuid4()), "code": code, "message": message or default,
+               "details": details if details is not None else {}}
+    return json_response(status, payload, **headers)
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"p={offset}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ValueError(cursor) from None
+    if not text.startswith("p=") or not text[2:].isdigit():
+        raise ValueError(cursor)
+    return int(text[2:])
+
+
+class Api:
+    """Turns one request into one Response; owns no socket (easy to reason about)."""
+
+    def __init__(self, sim: WmsSimulator) -> None:
+        self.sim = sim
+        self._list_counts: dict[str, int] = {}
+        self._counts_lock = threading.Lock()
+
+    def handle(self, method: str, target: str, headers: Any, body: bytes) -> Response:
+        parts = urlsplit(target)
+        path, params = parts.path, parse_qsl(parts.query, keep_blank_values=True)
+        if path.startswith(ADMIN_PREFIX):
+            return self.sim.admin.handle(method, path[len(ADMIN_PREFIX):], params, body)
+        match = _API_RE.match(path)
+        entity = match["entity"] if match else None
+        if self.sim.latency_ms:
+            time.sleep(self.sim.latency_ms / 1000)
+        fault = self.sim.faults.take(entity, target)
+        if fault is not None:
+            if fault.delay_ms:
+                time.sleep(fault.delay_ms / 1000)
+            if fault.drop_connection:
+                response = Response(0, drop=True)
+            elif fault.truncate_body:
+                response = self._route(method, path, match, params, headers, body)
+                response.body = response.body[: len(response.body) // 2]
+            else:
+                response = self._fault_response(fault)
+        else:
+            response = self._route(method, path, match, params, headers, body)
+        self.sim.request_log.append({"method": method, "path": path, "query": dict(params),
+                                     "status": None if response.drop else response.status,
+                                     "entity": entity})
+        return response
+
+    @staticmethod
+    def _fault_response(fault: Any) -> Response:
+        extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        if fault.body is None:
+            return error_response(fault.status, **extra)
+        html = fault.body.lstrip().startswith("<")
+        return Response(fault.status, fault.body.encode(),
+                        "text/html; charset=utf-8" if html else "application/json", extra)
+
+    def _route(self, method: str, path: str, match: re.Match | None,
+               params: list[tuple[str, str]], headers: Any, body: bytes) -> Response:
+        if path.rstrip("/") == TOKEN_PATH:
+            return self._token(method, headers, body)
+        if match is None or match["env"] != self.sim.env_name:
+            return error_response(404, f"No API at {path}")
+        status = self.sim.auth.check(headers.get("Authorization"))
+        if status != 200:
+            extra = {"WWW-Authenticate": 'Basic realm="lgfapi"'} if status == 401 else {}
+            return error_response(status, **extra)
+        if method not in ("GET", "HEAD"):
+            return error_response(405, details={"method": method}, Allow="GET, HEAD")
+        api_root = f"{self.sim.base_url}/wms/lgfapi/{match['version']}"
+        entity, item = match["entity"], match["item"]
+        if entity is None:
+            return json_response(200, {name: f"{api_root}/entity/{name}/"
+                                       for name in schema.ENTITIES})
+        if entity not in schema.ENTITIES:
+            return error_response(404, f"Unknown entity '{entity}'")
+        if item == "describe":
+            return json_response(200, schema.describe(entity))
+        if item is not None:
+            return self._one(entity, int(item), api_root)
+        return self._list(entity, params, api_root)
+
+    def _one(self, entity: str, rid: int, api_root: str) -> Response:
+        store = self.sim.store
+        with store.lock:
+            if rid not in store.tables[entity].rows:
+                return error_response(404, f"No {entity} with id {rid}")
+            record = store.render(entity, rid, api_root)
+        return json_response(200, record)
+
+    def _list(self, entity: str, params: list[tuple[str, str]], api_root: str) -> Response:
+        with self._counts_lock:
+            n = self._list_counts[entity] = self._list_counts.get(entity, 0) + 1
+        for callback in list(self.sim.list_callbacks):
+            callback(entity, dict(params), n)
+        store = self.sim.store
+        try:
+            q = parse(store, entity, params, decode_cursor)
+        except QueryError as exc:
+            return error_response(400, details={exc.param: str(exc)})
+        with store.lock:
+            ids = self.sim.engine.matching_ids(q)
+            start = q.offset if q.sequenced else (q.page - 1) * q.page_size
+            page_ids = ids[start:start + q.page_size]
+            if not page_ids:
+                return error_response(404, "No records found." if not ids else "Invalid page.")
+            results = [store.render(entity, rid, api_root, q.fields) for rid in page_ids]
+            total = len(ids)
+        link = _Links(f"{api_root}/entity/{entity}/", params)
+        end = start + len(page_ids)
+        if q.sequenced:
+            payload = {
+                "next_page": link.cursor(end) if end < total else None,
+                "previous_page": link.cursor(max(0, start - q.page_size)) if start else None,
+                "results": results,
+            }
+        else:
+            page_count = -(-total // q.page_size)
+            payload = {
+                "result_count": total,
+                "page_count": page_count,
+                "page_nbr": q.page,
+                "next_page": link.page(q.page + 1) if q.page < page_count else None,
+                "previous_page": link.page(q.page - 1) if q.page > 1 else None,
+                "results": results,
+            }
+        return json_response(200, payload)
+
+    def _token(self, method: str, headers: Any, body: bytes) -> Response:
+        if method != "POST":
+            return json_response(405, {"error": "invalid_request"}, Allow="POST")
+        form = dict(parse_qsl(body.decode("utf-8", "replace")))
+        if form.get("grant_type") != "client_credentials":
+            return json_response(400, {
+                "error": "unsupported_grant_type",
+                "error_description": "grant_type must be client_credentials"})
+        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        scheme, _, value = (headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "basic":
+            client_id, secret = decode_basic(value) or ("", "")
+        token = self.sim.auth.issue_token(client_id, secret)
+        if token is None:
+            return json_response(401, {"error": "invalid_client",
+                                       "error_description": "Client authentication failed"})
+        payload = {"access_token": token, "token_type": "Bearer",
+                   "expires_in": int(self.sim.auth.config.token_ttl_seconds)}
+        if "scope" in form:
+            payload["scope"] = form["scope"]
+        return json_response(200, payload)
+
+
+class _Links:
+    """next/previous links: the request's own parameters with the page or cursor replaced."""
+
+    def __init__(self, url: str, params: list[tuple[str, str]]) -> None:
+        self.url = url
+        self.params = [(k, v) for k, v in params if k not in ("page", "cursor")]
+
+    def page(self, number: int) -> str:
+        return f"{self.url}?{urlencode([*self.params, ('page', str(number))])}"
+
+    def cursor(self, offset: int) -> str:
+        return f"{self.url}?{urlencode([*self.params, ('cursor', encode_cursor(offset))])}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as clients of the real API expect
+    server_version = "WmsSimulator/1.0"
+    sys_version = ""
+    timeout = 120
+    server: SimHttpServer
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        response = self.server.api.handle(self.command, self.path, self.headers, body)
+        if response.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.send_response(response.status)  # also sends Date (server clock) and Server
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.track(self.connection, add=False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the request log is kept in memory for assertions instead."""
+
+
+class SimHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], api: Api) -> None:
+        self.api = api
+        self._connections: set[socket.socket] = set()
+        self._conn_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def track(self, conn: socket.socket, *, add: bool) -> None:
+        with self._conn_lock:
+            (self._connections.add if add else self._connections.discard)(conn)
+
+    def close_connections(self) -> None:
+        """Unblock keep-alive handler threads so stop() leaves nothing running."""
+        with self._conn_lock:
+            conns = list(self._connections)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+ListCallback = Callable[[str, dict, int], None]

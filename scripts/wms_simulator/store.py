@@ -1,0 +1,382 @@
+"""The simulator's data: seeded generation, lookups, rendering and mutations.
+
+Each table keeps its rows in a dict in id order (ids only grow, so insertion order is id order)
+and a list of (mod_ts, id) tuples kept sorted, so that `mod_ts` windows and `ordering=mod_ts,id`
+are a bisect and a slice instead of a scan and a sort. All access goes through `lock`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from . import schema
+from .clock import US_PER_SECOND, format_us, now_us, parse_datetime_value, to_us
+from .schema import (
+    CHILDREN,
+    CREATE_TS,
+    FIELDS,
+    GEN,
+    ID,
+    MOD_TS,
+    PARENT,
+    PARENT_OF,
+    SEQ,
+    Field,
+    Row,
+    mix64,
+)
+
+SIM_USER = "SIMULATOR"
+_US_PER_DAY = 86_400 * US_PER_SECOND
+
+
+@dataclass
+class Table:
+    entity: str
+    fields: dict[str, Field]
+    salt: int
+    rows: dict[int, Row] = field(default_factory=dict)
+    index: list[tuple[int, int]] = field(default_factory=list)  # (mod_ts, id), sorted
+    children: dict[int, list[int]] = field(default_factory=dict)  # id -> child ids
+    next_id: int = 1
+
+    def rebuild_index(self) -> None:
+        self.index = sorted((row.mod_ts, rid) for rid, row in self.rows.items())
+
+
+class DataStore:
+    """All tables plus the operations the server and the test API need."""
+
+    def __init__(
+        self,
+        orders: int,
+        details_per_order: int,
+        allocations_per_detail: int,
+        seed: int,
+        history_end_us: int | None = None,
+        history_days: float = 7.0,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.version = 0  # bumped by every mutation; keys the query cache
+        self.seed = seed
+        self._rng = random.Random(seed)
+        self.tables = {
+            name: Table(name, FIELDS[name], mix64(seed * 1_000_003 + schema.name_salt(name)))
+            for name in schema.ENTITIES
+        }
+        if history_end_us is None:  # whole minutes: every record is older than "now"
+            history_end_us = now_us() // 60_000_000 * 60_000_000
+        self._generate(orders, details_per_order, allocations_per_detail, history_end_us,
+                       int(history_days * _US_PER_DAY))
+
+    # --- generation ------------------------------------------------------------------------
+
+    def _generate(self, orders: int, dpo: int, apd: int, end: int, span: int) -> None:
+        counts = {"order_hdr": orders, "order_dtl": orders * dpo, "allocation": orders * dpo * apd}
+        per_parent = {"order_dtl": dpo, "allocation": apd}
+        for name, count in counts.items():
+            table = self.tables[name]
+            rng = random.Random(f"{self.seed}:{name}")
+            stamps = _seed_timestamps(rng, count, end, span)
+            ages = [int(rng.random() ** 3 * 2 * _US_PER_DAY) if rng.random() < 0.7 else 0
+                    for _ in range(count)]
+            k = per_parent.get(name, 0)
+            parents = self.tables[PARENT_OF[name]] if name in PARENT_OF else None
+            rows = table.rows
+            for i in range(count):
+                rid = i + 1
+                parent = i // k + 1 if k else None
+                rows[rid] = Row(rid, parent, i % k + 1 if k else 0, stamps[i] - ages[i], stamps[i])
+            if parents is not None:
+                parents.children = {p: list(range((p - 1) * k + 1, p * k + 1))
+                                    for p in parents.rows}
+            table.next_id = count + 1
+            table.rebuild_index()
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def count(self, entity: str) -> int:
+        return len(self.tables[entity].rows)
+
+    def getter(self, entity: str, name: str) -> Callable[[int], Any]:
+        """A function id -> internal value of one field (for filters and ordering)."""
+        if schema.is_lookup(entity):
+            return _lookup_getter(entity, name)
+        table = self.tables[entity]
+        f = table.fields[name]
+        rows = table.rows
+        if f.source == ID:
+            return lambda rid: rid
+        if f.source in (PARENT, SEQ, CREATE_TS, MOD_TS):
+            attr = f.source
+            return lambda rid: getattr(rows[rid], attr)
+        if f.source == GEN:
+            tsalt, fsalt, gen, fname = table.salt, f.salt, f.gen, f.name
+
+            def value(rid: int) -> Any:
+                row = rows[rid]
+                if row.changes and fname in row.changes:
+                    return row.changes[fname]
+                return gen(mix64(mix64(tsalt + rid) ^ fsalt), row)
+
+            return value
+        raise KeyError(name)  # *_set fields are links, not values
+
+    def key_of(self, entity: str, rid: int) -> str | None:
+        """The `key` of a related-field object."""
+        if schema.is_lookup(entity):
+            return schema.lookup_key(entity, rid)
+        if entity == "order_hdr":
+            return self.getter("order_hdr", "order_nbr")(rid)
+        row = self.tables[entity].rows[rid]
+        if entity == "order_dtl":
+            return f"{self.key_of('order_hdr', row.parent)}-{row.seq}"
+        return str(rid)
+
+    def render(self, entity: str, rid: int, api_root: str,
+               only: Iterable[str] | None = None) -> dict[str, Any]:
+        """One record exactly as lgfapi serves it."""
+        table = self.tables[entity]
+        row = table.rows[rid]
+        base = mix64(table.salt + rid)
+        changes = row.changes or {}
+        fields = table.fields.values() if only is None else [table.fields[n] for n in only]
+        out: dict[str, Any] = {}
+        for f in fields:
+            src = f.source
+            if src == GEN:
+                v = changes[f.name] if f.name in changes else f.gen(mix64(base ^ f.salt), row)
+            elif src == ID:
+                v = rid
+            elif src == MOD_TS:
+                v = row.mod_ts
+            elif src == CREATE_TS:
+                v = row.create_ts
+            elif src == PARENT:
+                v = row.parent
+            elif src == SEQ:
+                v = row.seq
+            elif src == CHILDREN:
+                kids = table.children.get(rid, ())
+                out[f.name] = {
+                    "result_count": len(kids),
+                    "url": f"{api_root}/entity/{f.target}/?{schema.PARENT_FIELD[f.target]}={rid}",
+                }
+                continue
+            else:  # NO_SET: a link this simulator does not model
+                out[f.name] = None
+                continue
+            out[f.name] = self._serve_value(f, v, api_root)
+        return out
+
+    def _serve_value(self, f: Field, v: Any, api_root: str) -> Any:
+        if v is None:
+            return None
+        t = f.type
+        if t == "datetime":
+            return format_us(v)
+        if t == "date":
+            return v.isoformat()
+        if t == "relation":
+            exposed = f.target in self.tables
+            return {
+                "id": v,
+                "key": self.key_of(f.target, v),
+                "url": f"{api_root}/entity/{f.target}/{v}" if exposed else "",
+            }
+        return v
+
+    # --- mutations -------------------------------------------------------------------------
+
+    def modify(self, entity: str, ids: Iterable[int] | None = None, count: int | None = None,
+               changes: dict[str, Any] | None = None, mod_ts: Any = None) -> list[int]:
+        """Set mod_ts (one transaction: one timestamp) and optional field changes."""
+        with self.lock:
+            table = self.tables[entity]
+            chosen = self._existing(table, ids) if ids is not None else self._sample(table, count)
+            coerced = {k: coerce_value(table.fields, k, v) for k, v in (changes or {}).items()}
+            coerced.setdefault("mod_user", SIM_USER)
+            for rid in chosen:
+                row = table.rows[rid]
+                row.changes = {**(row.changes or {}), **coerced}
+            self._restamp(table, chosen, now_us() if mod_ts is None else to_ts(mod_ts))
+            return chosen
+
+    def set_mod_ts(self, entity: str, ids: Iterable[int], ts: Any) -> None:
+        with self.lock:
+            table = self.tables[entity]
+            self._restamp(table, self._existing(table, ids), to_ts(ts))
+
+    def insert(self, entity: str, mod_ts: Any = None, **fields: Any) -> int:
+        """Insert one record; a past mod_ts models a transaction that commits late."""
+        with self.lock:
+            table = self.tables[entity]
+            parent_field = schema.PARENT_FIELD.get(entity)
+            parent = fields.pop(parent_field, None) if parent_field else None
+            if parent_field:
+                parent = self._parent_id(entity, parent)
+            now = now_us()
+            stamp = now if mod_ts is None else to_ts(mod_ts)
+            changes = {k: coerce_value(table.fields, k, v) for k, v in fields.items()}
+            rid = table.next_id
+            table.next_id += 1
+            seq = 0
+            if parent is not None:
+                siblings = self.tables[PARENT_OF[entity]].children.setdefault(parent, [])
+                seq = max((table.rows[s].seq for s in siblings), default=0) + 1
+                siblings.append(rid)
+            table.rows[rid] = Row(rid, parent, seq, min(now, stamp), stamp, changes or None)
+            bisect.insort(table.index, (stamp, rid))
+            self.version += 1
+            return rid
+
+    def insert_order(self, details: int = 2, allocations_per_detail: int = 1,
+                     mod_ts: Any = None) -> dict[str, list[int]]:
+        """A new order with its details and allocations, all in one transaction."""
+        with self.lock:
+            stamp = now_us() if mod_ts is None else to_ts(mod_ts)
+            out: dict[str, list[int]] = {"order_hdr": [], "order_dtl": [], "allocation": []}
+            order = self.insert("order_hdr", mod_ts=stamp)
+            out["order_hdr"].append(order)
+            for _ in range(details):
+                dtl = self.insert("order_dtl", mod_ts=stamp, order_id=order)
+                out["order_dtl"].append(dtl)
+                for _ in range(allocations_per_detail):
+                    out["allocation"].append(
+                        self.insert("allocation", mod_ts=stamp, order_dtl_id=dtl))
+            return out
+
+    def delete(self, entity: str, ids: Iterable[int]) -> dict[str, list[int]]:
+        """Delete records and, to stay consistent, their children. Returns what went."""
+        with self.lock:
+            table = self.tables[entity]
+            gone: dict[str, list[int]] = {}
+            for rid in self._existing(table, ids):
+                self._delete_one(entity, rid, gone)
+            self.version += 1
+            return gone
+
+    def sample_ids(self, entity: str, count: int) -> list[int]:
+        with self.lock:
+            return self._sample(self.tables[entity], count)
+
+    def _delete_one(self, entity: str, rid: int, gone: dict[str, list[int]]) -> None:
+        table = self.tables[entity]
+        child = schema.CHILD_OF.get(entity)
+        for kid in table.children.pop(rid, []):
+            self._delete_one(child, kid, gone)
+        row = table.rows.pop(rid)
+        del table.index[bisect.bisect_left(table.index, (row.mod_ts, rid))]
+        if row.parent is not None:
+            siblings = self.tables[PARENT_OF[entity]].children.get(row.parent)
+            if siblings:  # None when the parent itself is being deleted
+                siblings.remove(rid)
+        gone.setdefault(entity, []).append(rid)
+
+    def _restamp(self, table: Table, ids: list[int], stamp: int) -> None:
+        if len(ids) * 20 > len(table.rows):
+            for rid in ids:
+                table.rows[rid].mod_ts = stamp
+            table.rebuild_index()
+        else:
+            for rid in ids:
+                row = table.rows[rid]
+                del table.index[bisect.bisect_left(table.index, (row.mod_ts, rid))]
+                row.mod_ts = stamp
+                bisect.insort(table.index, (stamp, rid))
+        self.version += 1
+
+    def _existing(self, table: Table, ids: Iterable[int]) -> list[int]:
+        ids = [int(i) for i in ids]
+        missing = [i for i in ids if i not in table.rows]
+        if missing:
+            raise KeyError(f"{table.entity}: no record with id {missing[:10]}")
+        return ids
+
+    def _sample(self, table: Table, count: int | None) -> list[int]:
+        if count is None:
+            raise ValueError("give ids or count")
+        return sorted(self._rng.sample(list(table.rows), min(count, len(table.rows))))
+
+    def _parent_id(self, entity: str, parent: Any) -> int:
+        parents = self.tables[PARENT_OF[entity]]
+        if parent is None:  # attach to the newest parent
+            if not parents.rows:
+                raise ValueError(f"{entity}: no {parents.entity} to attach to")
+            return next(reversed(parents.rows))
+        if isinstance(parent, dict):
+            parent = parent["id"]
+        if int(parent) not in parents.rows:
+            raise KeyError(f"{entity}: {parents.entity} {parent} does not exist")
+        return int(parent)
+
+
+def _seed_timestamps(rng: random.Random, n: int, end: int, span: int) -> list[int]:
+    """mod_ts values spread over the span, with bursts that share one exact timestamp
+    (a batch job) or one second (a busy second), and some on a whole second."""
+    out: list[int] = []
+    while len(out) < n:
+        r = rng.random()
+        ts = end - 1 - int(rng.random() * span)
+        if r < 0.002:
+            out.extend([ts] * rng.randint(20, 300))
+        elif r < 0.004:
+            second = ts - ts % US_PER_SECOND
+            out.extend(second + rng.randrange(US_PER_SECOND) for _ in range(rng.randint(5, 50)))
+        else:
+            out.append(ts - ts % US_PER_SECOND if r > 0.98 else ts)
+    del out[n:]
+    if n >= 10:  # small data sets get one exact-timestamp burst too
+        mid, size = n // 2, max(5, n // 20)
+        out[mid:mid + size] = [out[mid]] * len(out[mid:mid + size])
+    return out
+
+
+def _lookup_getter(entity: str, name: str) -> Callable[[int], Any]:
+    if name == "id":
+        return lambda rid: rid
+    if name in ("code", "name"):
+        return lambda rid: schema.lookup_key(entity, rid)
+    raise KeyError(name)
+
+
+def to_ts(value: Any) -> int:
+    """datetime, ISO string or epoch microseconds -> epoch microseconds."""
+    if isinstance(value, datetime):
+        return to_us(value)
+    if isinstance(value, str):
+        return parse_datetime_value(value, allow_subsecond=True)
+    if isinstance(value, int):
+        return value
+    raise TypeError(f"not a timestamp: {value!r}")
+
+
+def coerce_value(fields: dict[str, Field], name: str, value: Any) -> Any:
+    """A field change from the test API or an admin call -> the internal representation."""
+    f = fields.get(name)
+    if f is None:
+        raise KeyError(f"unknown field {name!r}")
+    if f.source != GEN:
+        raise ValueError(f"field {name!r} cannot be changed this way")
+    if value is None:
+        return None
+    if f.type == "datetime":
+        return to_ts(value)
+    if f.type == "date":
+        return value if isinstance(value, date) else date.fromisoformat(value)
+    if f.type == "relation":
+        return int(value["id"] if isinstance(value, dict) else value)
+    if f.type == "decimal":
+        return float(value)
+    if f.type == "integer":
+        return int(value)
+    if f.type == "boolean":
+        return bool(value)
+    return str(value)
+

@@ -1,0 +1,344 @@
+"""Connection, identifiers, column types, DDL and schema evolution for Oracle and SQLite.
+
+Every statement is built for a given SQLAlchemy dialect, so the Oracle text the tests compile
+is produced by the same functions that run against SQLite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import typing as t
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from singer_sdk.sql import SQLConnector
+from sqlalchemy.dialects import oracle
+from sqlalchemy.dialects.oracle.base import RESERVED_WORDS
+
+if t.TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import Dialect
+
+DEFAULT_SQLITE_URL = "sqlite:///output/gruponos_wms.db"
+MAX_IDENTIFIER_BYTES = 128
+# Oracle's reserved words plus keywords that break unquoted use in common statements.
+RESERVED = frozenset(RESERVED_WORDS) | {
+    "LEVEL", "SIZE", "UID", "USER", "ROWID", "ROWNUM", "SYSDATE", "SESSION", "COMMENT",
+    "FILE", "ONLINE", "SUCCESSFUL", "VALIDATE", "MAXEXTENTS", "INCREMENT", "INITIAL",
+}  # fmt: skip
+_NOT_IDENTIFIER_CHAR = re.compile(r"[^A-Z0-9_]")
+
+
+class IdentifierCollisionError(ValueError):
+    """Two source names conform to the same database identifier."""
+
+
+def conform_identifier(name: str, max_bytes: int = MAX_IDENTIFIER_BYTES) -> str:
+    """Return a valid unquoted, upper-case Oracle identifier for ``name``.
+
+    Leading underscores go (``_sdc_deleted_at`` -> ``SDC_DELETED_AT``), names not starting with
+    a letter get a ``C_`` prefix, reserved words get a ``_`` suffix, and names longer than
+    ``max_bytes`` are cut and suffixed with a hash of the original so the result is stable.
+    """
+    ident = _NOT_IDENTIFIER_CHAR.sub("_", name.upper()).lstrip("_") or "C"
+    if not ident[0].isalpha():
+        ident = f"C_{ident}"
+    if ident in RESERVED:
+        ident += "_"
+    if len(ident) > max_bytes:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:8].upper()
+        ident = f"{ident[: max_bytes - 9]}_{digest}"
+    return ident
+
+
+def conform_names(names: t.Iterable[str], where: str) -> dict[str, str]:
+    """Map each source name to its identifier; reject two names landing on one identifier."""
+    mapping: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for name in names:
+        ident = conform_identifier(name)
+        if ident in seen:
+            msg = (
+                f"{where}: fields '{seen[ident]}' and '{name}' both become column '{ident}'; "
+                "rename one of them (e.g. with a stream map)"
+            )
+            raise IdentifierCollisionError(msg)
+        seen[ident] = name
+        mapping[name] = ident
+    return mapping
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a column stores, independent of the dialect (``length`` only for strings)."""
+
+    family: str  # integer | number | boolean | string | clob | json | timestamp | date | other
+    length: int | None = None
+
+
+def kind_for_property(prop: dict, max_varchar_length: int) -> Kind:
+    """Choose the column kind for one JSON Schema property."""
+    types = _json_types(prop)
+    if "string" in types:
+        fmt = prop.get("format")
+        if fmt == "date-time":
+            return Kind("timestamp")
+        if fmt == "date":
+            return Kind("date")
+        length = int(prop.get("maxLength") or max_varchar_length)
+        return Kind("string", length) if length <= max_varchar_length else Kind("clob")
+    for family in ("number", "integer", "boolean"):
+        if family in types:
+            return Kind(family)
+    return Kind("json")  # object, array or an untyped property: stored as JSON text
+
+
+def _json_types(prop: dict) -> set[str]:
+    if "anyOf" in prop:
+        return set().union(*(_json_types(option) for option in prop["anyOf"]))
+    types = prop.get("type", [])
+    return {types} if isinstance(types, str) else set(types)
+
+
+class _Declared(sa.types.UserDefinedType):
+    """A column type rendered verbatim (SQLite types that keep exact text)."""
+
+    cache_ok = True
+
+    def __init__(self, declaration: str) -> None:
+        self.declaration = declaration
+
+    def get_col_spec(self, **_: t.Any) -> str:
+        return self.declaration
+
+
+def sql_type(kind: Kind, dialect_name: str) -> sa.types.TypeEngine:
+    """The column type for ``kind``: Oracle types that keep the data, SQLite types that keep it too.
+
+    On SQLite decimals are stored as exact text (a NUMERIC column would round past 15 digits)
+    and date-times as ISO-8601 text with their UTC offset.
+    """
+    family = kind.family
+    if family == "string":
+        return sa.String(kind.length)
+    if family in ("clob", "json"):
+        return sa.CLOB()
+    if family == "date":
+        return sa.Date()
+    if dialect_name == "oracle":
+        return {
+            "integer": oracle.NUMBER(19),
+            "number": oracle.NUMBER(),
+            "boolean": oracle.NUMBER(1),
+            "timestamp": _Declared("TIMESTAMP(6) WITH TIME ZONE"),
+        }[family]
+    return {
+        "integer": sa.BigInteger(),
+        "number": _Declared("DECIMAL_TEXT"),
+        "boolean": _Declared("NUMBER(1)"),
+        "timestamp": _Declared("TIMESTAMP WITH TIME ZONE"),
+    }[family]
+
+
+_DECLARED_KINDS = [
+    (re.compile(r"^NUMBER\(1(,\s*0)?\)$"), "boolean"),
+    (re.compile(r"^(NUMBER\(\d+(,\s*0)?\)|BIGINT|INTEGER|INT|SMALLINT)$"), "integer"),
+    (re.compile(r"^(NUMBER|DECIMAL_TEXT|NUMERIC.*|DECIMAL.*|FLOAT.*|REAL|DOUBLE.*)$"), "number"),
+    (re.compile(r"^N?VARCHAR2?\((\d+)( CHAR| BYTE)?\)$"), "string"),
+    (re.compile(r"^(N?CLOB|TEXT|JSON)$"), "clob"),
+    (re.compile(r"^TIMESTAMP.*$"), "timestamp"),
+    (re.compile(r"^DATE$"), "date"),
+]
+
+
+def kind_from_declared(declared: str) -> Kind:
+    """Read back the kind of an existing column from its declared type (either dialect)."""
+    text = declared.strip().upper()
+    for pattern, family in _DECLARED_KINDS:
+        match = pattern.match(text)
+        if match:
+            length = int(match.group(1)) if family == "string" else None
+            return Kind(family, length)
+    return Kind("other")
+
+
+def column_change(existing: Kind, wanted: Kind) -> Kind | None:
+    """The kind an existing column must become to hold ``wanted`` values, or None if it can.
+
+    Only widening happens: strings grow (to CLOB past the limit), integers become NUMBER.
+    Anything else keeps its column, so a second run never fails on types it created.
+    """
+    if existing.family == "string" and wanted.family == "string":
+        return wanted if (wanted.length or 0) > (existing.length or 0) else None
+    if existing.family == "string" and wanted.family in ("clob", "json"):
+        return Kind("clob")
+    if existing.family in ("integer", "boolean") and wanted.family == "number":
+        return Kind("number")
+    if existing.family == "boolean" and wanted.family == "integer":
+        return Kind("integer")
+    return None
+
+
+# DDL, built for a dialect ------------------------------------------------------------------
+
+
+def build_table(
+    name: str, columns: dict[str, Kind], keys: t.Sequence[str], schema: str | None, dialect: str
+) -> sa.Table:
+    """A Table object for ``columns`` (name -> kind) with a primary key on ``keys``."""
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        *(
+            sa.Column(
+                col, sql_type(kind, dialect), primary_key=col in keys, nullable=col not in keys
+            )
+            for col, kind in columns.items()
+        ),
+        schema=schema,
+    )
+
+
+def _ident(dialect: Dialect, table: sa.Table) -> tuple[str, t.Callable[[str], str]]:
+    preparer = dialect.identifier_preparer
+    return preparer.format_table(table), preparer.quote
+
+
+def add_column_ddl(table: sa.Table, column: str, kind: Kind, dialect: Dialect) -> str:
+    """``ALTER TABLE t ADD (c type)`` on Oracle, ``ADD COLUMN`` elsewhere."""
+    tbl, quote = _ident(dialect, table)
+    spec = sql_type(kind, dialect.name).compile(dialect=dialect)
+    if dialect.name == "oracle":
+        return f"ALTER TABLE {tbl} ADD ({quote(column)} {spec})"
+    return f"ALTER TABLE {tbl} ADD COLUMN {quote(column)} {spec}"
+
+
+def alter_column_ddl(
+    table: sa.Table, column: str, old: Kind, new: Kind, dialect: Dialect
+) -> list[str]:
+    """Statements turning ``column`` from ``old`` into ``new`` without losing its data.
+
+    Oracle widens in place with ``MODIFY``, except VARCHAR2 -> CLOB, which Oracle refuses:
+    that one (and every change on SQLite, which cannot alter a column) adds a new column,
+    copies the values, drops the old column and renames the new one.
+    """
+    tbl, quote = _ident(dialect, table)
+    if dialect.name == "oracle" and not (old.family == "string" and new.family == "clob"):
+        spec = sql_type(new, dialect.name).compile(dialect=dialect)
+        return [f"ALTER TABLE {tbl} MODIFY ({quote(column)} {spec})"]
+    temp = widening_column(column)
+    return [
+        add_column_ddl(table, temp, new, dialect),
+        f"UPDATE {tbl} SET {quote(temp)} = {quote(column)}",
+        f"ALTER TABLE {tbl} DROP COLUMN {quote(column)}",
+        f"ALTER TABLE {tbl} RENAME COLUMN {quote(temp)} TO {quote(column)}",
+    ]
+
+
+def widening_column(column: str) -> str:
+    """Name of the temporary column used while a column is rebuilt."""
+    return conform_identifier(f"{column}__WIDEN")
+
+
+class OracleConnector(SQLConnector):
+    """python-oracledb (thin) or SQLite through SQLAlchemy 2."""
+
+    allow_temp_tables = False
+    allow_column_alter = True
+    allow_merge_upsert = True
+
+    def __init__(self, config: dict | None = None, sqlalchemy_url: str | None = None) -> None:
+        super().__init__(config, sqlalchemy_url)
+        self.emptied_tables: set[str] = set()  # overwrite: tables already emptied in this run
+
+    def get_sqlalchemy_url(self, config: dict[str, t.Any]) -> str:
+        """``sqlalchemy_url``, else an Oracle URL from host/port/service_name, else SQLite."""
+        if config.get("sqlalchemy_url"):
+            return config["sqlalchemy_url"]
+        if config.get("host"):
+            return sa.URL.create(
+                "oracle+oracledb",
+                username=config.get("username"),
+                password=config.get("password"),
+                host=config["host"],
+                port=config.get("port", 1521),
+                query={"service_name": config["service_name"]}
+                if config.get("service_name")
+                else {},
+            ).render_as_string(hide_password=False)
+        return DEFAULT_SQLITE_URL
+
+    @property
+    def masked_url(self) -> str:
+        """The URL with its password hidden, for logs and error messages."""
+        return sa.make_url(self.sqlalchemy_url).render_as_string(hide_password=True)
+
+    def create_engine(self) -> sa.Engine:
+        """Engine for the configured URL; the SQLite file's folder is created if missing."""
+        url = sa.make_url(self.sqlalchemy_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        return sa.create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
+
+    @property
+    def dialect(self) -> Dialect:
+        """The dialect statements are compiled for."""
+        return self._engine.dialect
+
+    def reflect_kinds(self, conn: sa.Connection, table: sa.Table) -> dict[str, Kind] | None:
+        """Existing columns of ``table`` with their kinds, or None if the table does not exist."""
+        inspector = sa.inspect(conn)
+        if not inspector.has_table(table.name, schema=table.schema):
+            return None
+        if self.dialect.name == "sqlite":  # declared type text, which SQLite keeps verbatim
+            rows = conn.exec_driver_sql(
+                f"PRAGMA table_info({self.dialect.identifier_preparer.format_table(table)})"
+            )
+            return {row[1].upper(): kind_from_declared(row[2]) for row in rows}
+        return {
+            col["name"].upper(): kind_from_declared(str(col["type"].compile(dialect=self.dialect)))
+            for col in inspector.get_columns(table.name, schema=table.schema)
+        }
+
+    def evolve_table(
+        self, conn: sa.Connection, table: sa.Table, wanted: dict[str, Kind]
+    ) -> dict[str, Kind]:
+        """Create ``table`` or bring it to hold ``wanted`` columns; return the resulting kinds."""
+        existing = self.reflect_kinds(conn, table)
+        if existing is None:
+            conn.execute(sa.schema.CreateTable(table))
+            return dict(wanted)
+        statements = []
+        for column, kind in wanted.items():
+            statements += self._column_statements(table, column, kind, existing)
+        for statement in statements:
+            self.logger.info("Schema change: %s", statement)
+            conn.exec_driver_sql(statement)
+        return existing
+
+    def _column_statements(
+        self, table: sa.Table, column: str, kind: Kind, existing: dict[str, Kind]
+    ) -> list[str]:
+        """DDL for one wanted column; updates ``existing`` to the column's new kind."""
+        dialect = self.dialect
+        temp = widening_column(column)
+        if temp in existing:  # a rebuild was interrupted: finish or restart it
+            if column not in existing:
+                existing[column] = existing.pop(temp)
+                tbl, quote = _ident(dialect, table)
+                return [f"ALTER TABLE {tbl} RENAME COLUMN {quote(temp)} TO {quote(column)}"]
+            del existing[temp]
+            tbl, quote = _ident(dialect, table)
+            return [
+                f"ALTER TABLE {tbl} DROP COLUMN {quote(temp)}",
+                *self._column_statements(table, column, kind, existing),
+            ]
+        if column not in existing:
+            existing[column] = kind
+            return [add_column_ddl(table, column, kind, dialect)]
+        new = column_change(existing[column], kind)
+        if new is None:
+            return []
+        old, existing[column] = existing[column], new
+        return alter_column_ddl(table, column, old, new, dialect)

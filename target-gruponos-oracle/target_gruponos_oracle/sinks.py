@@ -1,0 +1,266 @@
+"""Loading: batches of converted rows, appended or upserted in one transaction each."""
+
+from __future__ import annotations
+
+import datetime
+import time
+import typing as t
+
+import sqlalchemy as sa
+from singer_sdk.exceptions import MissingKeyPropertiesError
+from singer_sdk.sql import SQLSink
+
+from target_gruponos_oracle import statements
+from target_gruponos_oracle.connector import (
+    Kind,
+    OracleConnector,
+    build_table,
+    conform_identifier,
+    conform_names,
+    kind_for_property,
+)
+from target_gruponos_oracle.values import (
+    CompiledValidator,
+    FieldError,
+    canonical_timestamp,
+    converter,
+    make_row_builder,
+)
+
+# Singer metadata properties -> their column and kind (names analysts can type unquoted).
+METADATA = {
+    "_sdc_extracted_at": Kind("timestamp"),
+    "_sdc_received_at": Kind("timestamp"),
+    "_sdc_batched_at": Kind("timestamp"),
+    "_sdc_deleted_at": Kind("timestamp"),
+    "_sdc_sequence": Kind("integer"),
+    "_sdc_table_version": Kind("integer"),
+    "_sdc_sync_started_at": Kind("integer"),
+}
+# Kept even without add_record_metadata: ACTIVATE_VERSION and tap-side deletes need them.
+VERSION_METADATA = ("_sdc_table_version", "_sdc_deleted_at")
+VERSION_COLUMN = conform_identifier("_sdc_table_version")
+DELETED_COLUMN = conform_identifier("_sdc_deleted_at")
+
+
+class InputError(Exception):
+    """Bad input, reported with the stream, the line of input and the field."""
+
+    def __init__(self, stream: str, line: int | None, field: str | None, reason: str) -> None:
+        where = f"stream '{stream}'" + (f", line {line}" if line else "")
+        where += f", field '{field}'" if field else ""
+        super().__init__(f"{where}: {reason}")
+        self.stream, self.line, self.field, self.reason = stream, line, field, reason
+
+
+class BadRecordError(InputError, ValueError):
+    """A record that cannot be loaded as it is."""
+
+
+class MissingKeyError(InputError, MissingKeyPropertiesError):
+    """A record without one of its key properties."""
+
+
+class OracleSink(SQLSink[OracleConnector]):
+    """One stream's table: rows are converted as records arrive and written per batch."""
+
+    connector_class = OracleConnector
+
+    def __init__(self, target: t.Any, stream_name: str, *args: t.Any, **kwargs: t.Any) -> None:
+        # The stream's bookmark properties (``mod_ts``) from its SCHEMA message, for the guard.
+        self.bookmark_properties = list(getattr(target, "bookmarks", {}).get(stream_name, []))
+        super().__init__(target, stream_name, *args, **kwargs)
+
+    # Setup ------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Create or evolve the table and prepare the batch statement and row builder."""
+        dialect = self.connector.dialect
+        self._guard_slot: int | None = None
+        load_method = self.config.get("load_method", "append-only")
+        self._record_fields = [p for p in self.schema["properties"] if p not in METADATA]
+        self._meta_fields = [
+            m for m in METADATA if self.include_sdc_metadata_properties or m in VERSION_METADATA
+        ]
+        names = conform_names(
+            [*self._record_fields, *self._meta_fields], f"stream '{self.stream_name}'"
+        )
+        max_varchar = int(self.config.get("max_varchar_length", 4000))
+        wanted = {
+            names[p]: kind_for_property(self.schema["properties"][p], max_varchar)
+            for p in self._record_fields
+        } | {names[m]: METADATA[m] for m in self._meta_fields}
+        self._keys = [names[k] for k in self._key_properties]
+        # append-only tables hold every version of a key, so only keyed loads get a primary key
+        pk = self._keys if load_method != "append-only" else []
+        self._table = build_table(self.table_name, wanted, pk, self.schema_name, dialect.name)
+        with self.connector._engine.begin() as conn:
+            actual = self.connector.evolve_table(conn, self._table, wanted)
+        converters = [
+            converter(
+                wanted[c], actual[c].length if actual[c].family == "string" else None, dialect.name
+            )
+            for c in wanted
+        ]
+        self._build = make_row_builder(list(names), converters)
+        self._statement = self._batch_statement(load_method, wanted, names, dialect.name)
+        self._sql, self._params = statements.compile_sql(self._statement, dialect)
+        self._dedupe = load_method != "append-only" and bool(self._keys)
+        self._key_slots = [list(wanted).index(k) for k in self._keys]
+        self._rows: dict | list = {} if self._dedupe else []
+        self._first_line: int | None = None
+
+    def _batch_statement(
+        self, load_method: str, wanted: dict[str, Kind], names: dict[str, str], dialect: str
+    ) -> sa.Executable:
+        if load_method == "append-only" or not self._keys:
+            return statements.insert_statement(self._table, wanted, dialect)
+        bookmark = self._bookmark_column(names)
+        self._guard_slot = list(wanted).index(bookmark) if bookmark else None
+        return statements.upsert_statement(self._table, wanted, self._keys, bookmark, dialect)
+
+    def _bookmark_column(self, names: dict[str, str]) -> str | None:
+        bookmarks = [b for b in self.bookmark_properties if b in names]
+        return names[bookmarks[0]] if len(bookmarks) == 1 else None
+
+    @property
+    def table_name(self) -> str:
+        """``table_prefix`` + stream name, as an identifier (``WMS_ORDER_DETAILS``)."""
+        return conform_identifier(self.config.get("table_prefix", "WMS_") + self.stream_name)
+
+    @property
+    def schema_name(self) -> str | None:
+        """``default_target_schema`` (the Oracle user owning the tables), upper-cased."""
+        schema = self.config.get("default_target_schema")
+        return conform_identifier(schema) if schema else None
+
+    def get_validator(self) -> CompiledValidator | None:
+        """A compiled validator when ``validate_records`` is on (the default)."""
+        return CompiledValidator(self.original_schema) if self.validate_schema else None
+
+    # Records ----------------------------------------------------------------------------
+
+    def accept(self, record: dict, message: dict, line: int | None) -> None:
+        """Validate and convert one record into the pending batch; errors name line and field."""
+        try:
+            if self._validator is not None:
+                self._validator.validate(record)
+            for key in self._key_properties:
+                if record.get(key) is None:
+                    raise MissingKeyError(
+                        self.stream_name, line, key, "key property missing or null"
+                    )
+            if self._meta_fields:
+                record = self._with_metadata(record, message)
+            row = self._build(record)
+        except FieldError as exc:
+            raise BadRecordError(self.stream_name, line, exc.field, exc.reason) from exc
+        if self._first_line is None:
+            self._first_line = line
+        self._last_line = line
+        if self._dedupe:
+            self._keep_latest(row)
+        else:
+            self._rows.append(row)
+        self.tally_record_read()
+
+    def _with_metadata(self, record: dict, message: dict) -> dict:
+        record = dict(record)
+        deleted = record.get("_sdc_deleted_at")
+        record["_sdc_deleted_at"] = deleted
+        record["_sdc_table_version"] = message.get("version")
+        if self.include_sdc_metadata_properties:
+            now = _now_text()
+            record["_sdc_extracted_at"] = message.get("time_extracted")
+            record["_sdc_received_at"] = now
+            record["_sdc_batched_at"] = now
+            record["_sdc_sequence"] = int(time.time() * 1000)
+            record["_sdc_sync_started_at"] = self.sync_started_at
+        return record
+
+    def _keep_latest(self, row: tuple) -> None:
+        """In-batch de-duplication: one row per key, the newest by bookmark, else the last."""
+        slots = self._key_slots
+        key = row[slots[0]] if len(slots) == 1 else tuple(row[s] for s in slots)
+        if self._guard_slot is not None and key in self._rows:
+            old = self._rows[key][self._guard_slot]
+            new = row[self._guard_slot]
+            if old is not None and new is not None and _instant(new) < _instant(old):
+                self.tally_duplicate_merged()
+                return
+        if key in self._rows:
+            self.tally_duplicate_merged()
+        self._rows[key] = row
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """SDK entry point (the target calls :meth:`accept`, which also knows the line)."""
+        _ = context
+        self.accept(record, {}, None)
+
+    # Batches ----------------------------------------------------------------------------
+
+    def process_batch(self, context: dict) -> None:
+        """Write the pending rows in one transaction (overwrite: the first empties the table)."""
+        _ = context
+        rows = list(self._rows.values()) if self._dedupe else self._rows
+        if not rows:
+            return
+        first, last = self._first_line, self._last_line
+        self._rows = {} if self._dedupe else []
+        self._first_line = None
+        try:
+            with self.connector._engine.begin() as conn:
+                if self._overwrite_pending():
+                    conn.execute(statements.delete_all_statement(self._table))
+                    self.connector.emptied_tables.add(self._table.name)
+                conn.exec_driver_sql(self._sql, self._parameters(rows))
+        except sa.exc.DBAPIError as exc:
+            reason = f"the database refused the batch: {exc.orig}"
+            raise InputError(
+                self.stream_name, None, None, f"lines {first}-{last}: {reason}"
+            ) from None
+        self.logger.info("Committed %d rows into %s", len(rows), self._table.name)
+
+    def _overwrite_pending(self) -> bool:
+        return (
+            self.config.get("load_method") == "overwrite"
+            and self._table.name not in self.connector.emptied_tables
+        )
+
+    def _parameters(self, rows: list[tuple]) -> list:
+        """Rows in the statement's bind order (named binds on Oracle become dicts)."""
+        if self.connector.dialect.paramstyle in ("qmark", "format", "numeric"):
+            return rows
+        names = self._params
+        return [dict(zip(names, row, strict=False)) for row in rows]
+
+    def activate_version(self, new_version: int) -> None:
+        """Retire rows of older versions: soft delete, or delete with ``hard_delete``.
+
+        The target drains every pending record before calling this, so rows of the new version
+        are committed first.
+        """
+        deleted = None if self.config.get("hard_delete") else DELETED_COLUMN
+        statement = statements.retire_old_versions_statement(
+            self._table, VERSION_COLUMN, deleted, self.connector.dialect.name
+        )
+        with self.connector._engine.begin() as conn:
+            result = conn.execute(statement, {"version": new_version, "deleted_at": _now_text()})
+        self.logger.info(
+            "Version %s of %s active: %d older rows %s",
+            new_version,
+            self._table.name,
+            result.rowcount,
+            "deleted" if deleted is None else "soft-deleted",
+        )
+
+
+def _now_text() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+
+
+def _instant(text: str) -> datetime.datetime | str:
+    try:
+        return datetime.datetime.fromisoformat(canonical_timestamp(text))
+    except (TypeError, ValueError):
+        return text

@@ -1,0 +1,191 @@
+"""target-gruponos-oracle: settings, message handling and the order of commits and STATE."""
+
+from __future__ import annotations
+
+import copy
+import sys
+import typing as t
+from collections import Counter
+
+from singer_sdk import typing as th
+from singer_sdk.exceptions import RecordsWithoutSchemaException
+from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
+from singer_sdk.io_base import SingerReader
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+from singer_sdk.sql import SQLTarget
+
+from target_gruponos_oracle.sinks import InputError, OracleSink
+from target_gruponos_oracle.values import parse_line
+
+
+class RecordBeforeSchemaError(InputError, RecordsWithoutSchemaException):
+    """A RECORD (or ACTIVATE_VERSION) for a stream whose SCHEMA has not arrived."""
+
+
+class NumberedReader(SingerReader):
+    """Singer reader that knows the current line number and parses numbers exactly, fast."""
+
+    line_number = 0
+
+    def deserialize_json(self, line: str) -> dict:
+        """Parse one line; a line that is not a JSON object fails naming its number."""
+        try:
+            message = parse_line(line)
+        except ValueError as exc:
+            msg = f"line {self.line_number}: not a JSON message ({exc}): {line[:80]!r}"
+            raise InvalidInputLine(msg) from None
+        if not isinstance(message, dict) or "type" not in message:
+            msg = f"line {self.line_number}: not a Singer message (no 'type'): {line[:80]!r}"
+            raise InvalidInputLine(msg)
+        return message
+
+    def process_lines(
+        self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]
+    ) -> Counter[str]:
+        """Dispatch each message to its callback, counting lines (blank lines are skipped)."""
+        stats: Counter[str] = Counter()
+        for number, line in enumerate(file_input or self.default_input, start=1):
+            self.line_number = number
+            if not line.strip():
+                continue
+            message = self.deserialize_json(line)
+            callback = callbacks.get(message["type"])
+            if callback is None:
+                self._process_unknown_message(message)
+            else:
+                callback(message)
+            stats[message["type"]] += 1
+        return stats
+
+
+class TargetGruponosOracle(SQLTarget):
+    """Loads WMS streams into Oracle (python-oracledb thin) or SQLite, append or MERGE upsert."""
+
+    name = "target-gruponos-oracle"
+    default_sink_class = OracleSink
+    message_reader_class = NumberedReader
+
+    capabilities: t.ClassVar[list] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.ACTIVATE_VERSION,
+        TargetCapabilities.SOFT_DELETE,
+        TargetCapabilities.HARD_DELETE,
+        TargetCapabilities.VALIDATE_RECORDS,
+        TargetCapabilities.TARGET_SCHEMA,
+    ]
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "sqlalchemy_url",
+            th.StringType,
+            secret=True,
+            description=(
+                "SQLAlchemy URL: Oracle `oracle+oracledb://user:pw@host:1521/?service_name=SVC` "
+                "or SQLite `sqlite:///path.db`. Overrides host/port/service_name/username/"
+                "password. Without either, SQLite `output/gruponos_wms.db` is used."
+            ),
+        ),
+        th.Property("host", th.StringType, description="Oracle host (when no sqlalchemy_url)."),
+        th.Property("port", th.IntegerType, default=1521, description="Oracle listener port."),
+        th.Property("service_name", th.StringType, description="Oracle service name."),
+        th.Property("username", th.StringType, description="Oracle user."),
+        th.Property("password", th.StringType, secret=True, description="Oracle password."),
+        th.Property(
+            "table_prefix",
+            th.StringType,
+            default="WMS_",
+            description="Prefix of every table; table = prefix + stream name, upper case.",
+        ),
+        th.Property(
+            "load_method",
+            th.StringType,
+            default="upsert",
+            allowed_values=["append-only", "upsert", "overwrite"],
+            description=(
+                "upsert: one MERGE per batch on the key properties, never replacing a row with "
+                "an older version (by the stream's bookmark property); append-only: insert "
+                "every record; overwrite: the run's first batch replaces the table's contents."
+            ),
+        ),
+        th.Property(
+            "max_varchar_length",
+            th.IntegerType,
+            default=4000,
+            description=(
+                "Longest VARCHAR2 in characters (4000, or 32767 with MAX_STRING_SIZE=EXTENDED); "
+                "longer strings go to CLOB."
+            ),
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        self.bookmarks: dict[str, list[str]] = {}
+        super().__init__(*args, **kwargs)
+        connector = self.target_connector
+        self.logger.info("Loading into %s", connector.masked_url)
+        if connector.dialect.name == "sqlite":
+            self.max_parallelism = 1  # one writer at a time: SQLite locks the whole file
+
+    @property
+    def _line(self) -> int:
+        return getattr(self.message_reader, "line_number", 0)
+
+    def _process_schema_message(self, message_dict: dict) -> None:
+        stream = message_dict.get("stream", "?")
+        bookmarks = list(message_dict.get("bookmark_properties") or [])
+        self.bookmarks[stream] = bookmarks
+        for stream_map in self.mapper.stream_maps.get(stream, []):
+            self.bookmarks[stream_map.stream_alias] = bookmarks
+        try:
+            super()._process_schema_message(message_dict)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(stream, self._line, None, f"bad SCHEMA: {exc}") from exc
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        """Per-record fast path: map, validate + convert into the sink, drain when full."""
+        stream = message_dict.get("stream")
+        record = message_dict.get("record")
+        if not isinstance(stream, str) or not isinstance(record, dict):
+            raise InputError(str(stream), self._line, None, "RECORD needs 'stream' and 'record'")
+        stream_maps = self.mapper.stream_maps.get(stream)
+        if not stream_maps:
+            raise RecordBeforeSchemaError(stream, self._line, None, "RECORD before its SCHEMA")
+        for stream_map in stream_maps:
+            mapped = stream_map.transform(record if len(stream_maps) == 1 else copy.copy(record))
+            if mapped is None:  # filtered out by a stream map
+                continue
+            sink = self._sinks_active[stream_map.stream_alias]
+            sink.accept(mapped, message_dict, self._line)
+            sink.record_counter_metric.increment()
+            if sink.is_full:
+                # drain everything, so the STATE written next covers every committed row
+                self.drain_all()
+        self._handle_max_record_age()
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        """Commit every pending record first: old versions retire only after the new one landed."""
+        stream = message_dict.get("stream", "?")
+        if stream not in self.mapper.stream_maps:
+            raise RecordBeforeSchemaError(
+                stream, self._line, None, "ACTIVATE_VERSION before its SCHEMA"
+            )
+        self.drain_all()
+        super()._process_activate_version_message(message_dict)
+
+    @classmethod
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
+        """Run the target; bad input ends it with one clear line on stderr and exit code 1."""
+        try:
+            super().invoke(*args, **kwargs)
+        except (InputError, InvalidInputLine) as exc:
+            cls.logger.error("%s", exc)
+            sys.stderr.write(f"target-gruponos-oracle: {exc}\n")
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    TargetGruponosOracle.cli()

@@ -232,6 +232,7 @@ class _Links:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as clients of the real API expect
+    disable_nagle_algorithm = True  # headers and body go in separate writes
     server_version = "WmsSimulator/1.0"
     sys_version = ""
     timeout = 120

@@ -113,3 +113,24 @@ def api() -> t.Iterator[responses.RequestsMock]:
         for entity in ("order_hdr", "order_dtl", "allocation"):
             mock.get(f"{API}{entity}/describe/", json=DESCRIBE)
         yield mock
+
+
+@pytest.fixture
+def sim() -> t.Iterator[t.Any]:
+    """A fresh simulator (20 orders, 60 details, 60 allocations) on 127.0.0.1."""
+    from wms_simulator import WmsSimulator
+
+    with WmsSimulator(orders=20, details_per_order=3, allocations_per_detail=1, seed=7) as server:
+        yield server
+
+
+@pytest.fixture
+def sim_config(sim: t.Any) -> dict[str, t.Any]:
+    return {
+        "base_url": sim.base_url,
+        "username": "wms_user",
+        "password": "wms_pass",
+        "page_size": 10,
+        "lookback_minutes": 0,
+        "max_retries": 3,
+    }

@@ -16,8 +16,9 @@ class Fault:
     retry_after: value of a Retry-After header (seconds).
     drop_connection: close the socket without any response.
     truncate_body: serve the real response but cut its body in half (invalid JSON, honest
-        Content-Length).
-    delay_ms: sleep this long before answering (a slow request, to trigger client timeouts).
+        Content-Length); `status` is then ignored.
+    delay_ms: sleep this long before answering (a slow request, to trigger client timeouts);
+        with a status below 400 and no body the normal response follows the delay.
     entity: only requests for this entity; path_contains: only requests whose path and query
         contain this text. Matching faults are used in the order they were added.
     """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import logging
 import re
 import socket
 import threading
@@ -25,6 +26,7 @@ from .query import QueryError, parse
 if TYPE_CHECKING:
     from .simulator import WmsSimulator
 
+logger = logging.getLogger("wms_simulator")
 TOKEN_PATH = "/oauth2/v1/token"
 ADMIN_PREFIX = "/_sim/"
 _API_RE = re.compile(
@@ -101,9 +103,10 @@ class Api:
                 time.sleep(fault.delay_ms / 1000)
             if fault.drop_connection:
                 response = Response(0, drop=True)
-            elif fault.truncate_body:
+            elif fault.truncate_body or (fault.status < 400 and fault.body is None):
                 response = self._route(method, path, match, params, headers, body)
-                response.body = response.body[: len(response.body) // 2]
+                if fault.truncate_body:
+                    response.body = response.body[: len(response.body) // 2]
             else:
                 response = self._fault_response(fault)
         else:
@@ -241,7 +244,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        response = self.server.api.handle(self.command, self.path, self.headers, body)
+        try:
+            response = self.server.api.handle(self.command, self.path, self.headers, body)
+        except Exception as exc:  # a bug or a failing test callback: answer like a WMS would
+            logger.exception("wms-simulator: %s %s failed", self.command, self.path)
+            response = error_response(500, details={"error": type(exc).__name__})
         if response.drop:
             self.close_connection = True
             with contextlib.suppress(OSError):

@@ -1,0 +1,48 @@
+"""Seeded data: deterministic, consistent, and shaped like a real warehouse's history."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+from wms_simulator import WmsSimulator
+
+END = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def test_same_seed_same_data_and_another_seed_other_data() -> None:
+    one = WmsSimulator(orders=20, seed=1, history_end=END).records("order_dtl")
+    same = WmsSimulator(orders=20, seed=1, history_end=END).records("order_dtl")
+    other = WmsSimulator(orders=20, seed=2, history_end=END).records("order_dtl")
+    assert one == same
+    assert one != other
+
+
+def test_sizes_follow_the_parameters_and_references_resolve() -> None:
+    sim = WmsSimulator(orders=12, details_per_order=4, allocations_per_detail=2, seed=9)
+    orders = {r["id"]: r for r in sim.records("order_hdr")}
+    details = {r["id"]: r for r in sim.records("order_dtl")}
+    allocations = sim.records("allocation")
+    assert (len(orders), len(details), len(allocations)) == (12, 48, 96)
+    assert all(d["order_id"]["id"] in orders for d in details.values())
+    assert all(a["order_dtl_id"]["id"] in details for a in allocations)
+    assert all(o["order_dtl_set"]["result_count"] == 4 for o in orders.values())
+    assert Counter(d["order_id"]["id"] for d in details.values()) == dict.fromkeys(orders, 4)
+
+
+def test_seeded_mod_ts_spread_over_past_days_with_shared_timestamps() -> None:
+    sim = WmsSimulator(orders=400, details_per_order=3, seed=4, history_end=END)
+    stamps = [datetime.fromisoformat(r["mod_ts"]) for r in sim.records("order_dtl")]
+    assert all(END - timedelta(days=7) <= s < END for s in stamps)
+    assert len({s.date() for s in stamps}) >= 7
+    shared = Counter(stamps).most_common(1)[0][1]
+    assert shared >= 20, "a batch job stamps many records with one exact mod_ts"
+    same_second = Counter(s.replace(microsecond=0) for s in stamps)
+    assert max(same_second.values()) > shared or len(same_second) < len(set(stamps))
+    assert stamps != sorted(stamps), "mod_ts order is not id order"
+
+
+def test_default_history_ends_before_now() -> None:
+    sim = WmsSimulator(orders=30)
+    newest = max(datetime.fromisoformat(r["mod_ts"]) for r in sim.records("allocation"))
+    assert newest < datetime.now(timezone.utc)

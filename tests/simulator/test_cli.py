@@ -1,0 +1,73 @@
+"""The CLI as the demo and Meltano runs use it: a separate serving process and `mutate`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+
+@pytest.fixture
+def served() -> Iterator[str]:
+    """`wms-simulator serve` in its own process; yields the base URL it prints."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wms_simulator", "serve", "--port", "0", "--orders", "6",
+         "--details-per-order", "2", "--seed", "5", "--username", "u", "--password", "p"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        yield proc.stdout.readline().strip()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_prints_the_base_url_and_serves_until_sigterm(served: str) -> None:
+    root = served.rsplit("/", 1)[0]
+    assert served.startswith("http://127.0.0.1:") and served.endswith("/gruponos_test")
+    health = requests.get(f"{root}/_sim/health", timeout=10).json()
+    assert health["counts"] == {"order_hdr": 6, "order_dtl": 12, "allocation": 12}
+    listed = requests.get(f"{served}/wms/lgfapi/v10/entity/order_dtl/", auth=("u", "p"),
+                          timeout=10)
+    assert listed.json()["result_count"] == 12
+
+
+def test_mutate_changes_the_running_server_and_prints_what_changed(served: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "wms_simulator", "mutate", "--url", served, "--modify", "2",
+         "--insert", "1", "--delete", "1"],
+        capture_output=True, text=True, check=True, timeout=30).stdout
+    changed = json.loads(out)
+    assert {e: len(ids) for e, ids in changed["modified"].items()} == {
+        "order_hdr": 2, "order_dtl": 2, "allocation": 2}
+    assert changed["inserted"] == {"order_hdr": [7], "order_dtl": [13, 14], "allocation": [13, 14]}
+    assert len(changed["deleted"]["order_hdr"]) == 1
+    assert len(changed["deleted"]["order_dtl"]) == 2
+    root = served.rsplit("/", 1)[0]
+    health = requests.get(f"{root}/_sim/health", timeout=10).json()
+    assert health["counts"] == {"order_hdr": 6, "order_dtl": 12, "allocation": 12}
+    dtl = requests.get(f"{root}/_sim/records/order_dtl", timeout=10).json()
+    assert {r["id"] for r in dtl} >= {13, 14}
+
+
+def test_admin_endpoints_drive_faults_and_refuse_bad_input(served: str) -> None:
+    root = served.rsplit("/", 1)[0]
+    api = f"{served}/wms/lgfapi/v10/entity/order_hdr/"
+    added = requests.post(f"{root}/_sim/faults", json={"status": 503, "times": 1,
+                                                        "retry_after": 2}, timeout=10)
+    assert added.status_code == 200 and added.json()[0]["status"] == 503
+    assert requests.get(api, auth=("u", "p"), timeout=10).status_code == 503
+    assert requests.get(api, auth=("u", "p"), timeout=10).status_code == 200
+    log = requests.get(f"{root}/_sim/request_log", timeout=10).json()
+    assert [entry["status"] for entry in log[-2:]] == [503, 200]
+    bad = requests.post(f"{root}/_sim/faults", json={"stauts": 503}, timeout=10)
+    assert bad.status_code == 400 and "stauts" in bad.json()["message"]
+    assert requests.post(f"{root}/_sim/modify", json={"entity": "order_hdr", "ids": [99]},
+                         timeout=10).status_code == 404

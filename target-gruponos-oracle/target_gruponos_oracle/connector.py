@@ -241,6 +241,35 @@ def widening_column(column: str) -> str:
     return conform_identifier(f"{column}__WIDEN")
 
 
+def evolution_ddl(
+    table: sa.Table, wanted: dict[str, Kind], existing: dict[str, Kind], dialect: Dialect
+) -> list[str]:
+    """DDL making a table with ``existing`` columns hold ``wanted`` ones (updates ``existing``).
+
+    New fields add columns, narrower columns widen; a rebuild interrupted by a crash (its
+    temporary column still there) is finished or restarted first.
+    """
+    ddl: list[str] = []
+    tbl, quote = _ident(dialect, table)
+    for column, kind in wanted.items():
+        temp = widening_column(column)
+        if temp in existing and column not in existing:  # crashed after the DROP: finish
+            existing[column] = existing.pop(temp)
+            ddl.append(f"ALTER TABLE {tbl} RENAME COLUMN {quote(temp)} TO {quote(column)}")
+        elif temp in existing:  # crashed before the DROP: the original is intact, restart
+            del existing[temp]
+            ddl.append(f"ALTER TABLE {tbl} DROP COLUMN {quote(temp)}")
+        if column not in existing:
+            existing[column] = kind
+            ddl.append(add_column_ddl(table, column, kind, dialect))
+            continue
+        new = column_change(existing[column], kind)
+        if new is not None:
+            old, existing[column] = existing[column], new
+            ddl += alter_column_ddl(table, column, old, new, dialect)
+    return ddl
+
+
 class OracleConnector(SQLConnector):
     """python-oracledb (thin) or SQLite through SQLAlchemy 2."""
 
@@ -309,36 +338,7 @@ class OracleConnector(SQLConnector):
         if existing is None:
             conn.execute(sa.schema.CreateTable(table))
             return dict(wanted)
-        statements = []
-        for column, kind in wanted.items():
-            statements += self._column_statements(table, column, kind, existing)
-        for statement in statements:
+        for statement in evolution_ddl(table, wanted, existing, self.dialect):
             self.logger.info("Schema change: %s", statement)
             conn.exec_driver_sql(statement)
         return existing
-
-    def _column_statements(
-        self, table: sa.Table, column: str, kind: Kind, existing: dict[str, Kind]
-    ) -> list[str]:
-        """DDL for one wanted column; updates ``existing`` to the column's new kind."""
-        dialect = self.dialect
-        temp = widening_column(column)
-        if temp in existing:  # a rebuild was interrupted: finish or restart it
-            if column not in existing:
-                existing[column] = existing.pop(temp)
-                tbl, quote = _ident(dialect, table)
-                return [f"ALTER TABLE {tbl} RENAME COLUMN {quote(temp)} TO {quote(column)}"]
-            del existing[temp]
-            tbl, quote = _ident(dialect, table)
-            return [
-                f"ALTER TABLE {tbl} DROP COLUMN {quote(temp)}",
-                *self._column_statements(table, column, kind, existing),
-            ]
-        if column not in existing:
-            existing[column] = kind
-            return [add_column_ddl(table, column, kind, dialect)]
-        new = column_change(existing[column], kind)
-        if new is None:
-            return []
-        old, existing[column] = existing[column], new
-        return alter_column_ddl(table, column, old, new, dialect)

@@ -53,6 +53,10 @@ class InputError(Exception):
         self.stream, self.line, self.field, self.reason = stream, line, field, reason
 
 
+class DatabaseError(Exception):
+    """The database refused a statement or could not be reached (password never shown)."""
+
+
 class BadRecordError(InputError, ValueError):
     """A record that cannot be loaded as it is."""
 
@@ -215,10 +219,11 @@ class OracleSink(SQLSink[OracleConnector]):
                     self.connector.emptied_tables.add(self._table.name)
                 conn.exec_driver_sql(self._sql, self._parameters(rows))
         except sa.exc.DBAPIError as exc:
-            reason = f"the database refused the batch: {exc.orig}"
-            raise InputError(
-                self.stream_name, None, None, f"lines {first}-{last}: {reason}"
-            ) from None
+            msg = (
+                f"stream '{self.stream_name}', lines {first}-{last}: the database refused "
+                f"the batch (nothing of it was committed): {exc.orig}"
+            )
+            raise DatabaseError(msg) from None
         self.logger.info("Committed %d rows into %s", len(rows), self._table.name)
 
     def _overwrite_pending(self) -> bool:

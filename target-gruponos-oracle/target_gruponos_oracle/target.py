@@ -7,14 +7,16 @@ import sys
 import typing as t
 from collections import Counter
 
+import sqlalchemy as sa
 from singer_sdk import typing as th
-from singer_sdk.exceptions import RecordsWithoutSchemaException
+from singer_sdk.exceptions import InvalidJSONSchema, RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.sql import SQLTarget
 
-from target_gruponos_oracle.sinks import InputError, OracleSink
+from target_gruponos_oracle.connector import IdentifierCollisionError
+from target_gruponos_oracle.sinks import DatabaseError, InputError, OracleSink
 from target_gruponos_oracle.values import parse_line
 
 
@@ -140,9 +142,11 @@ class TargetGruponosOracle(SQLTarget):
             self.bookmarks[stream_map.stream_alias] = bookmarks
         try:
             super()._process_schema_message(message_dict)
-        except InputError:
-            raise
-        except Exception as exc:
+        except sa.exc.SQLAlchemyError as exc:
+            reason = getattr(exc, "orig", None) or exc
+            msg = f"stream '{stream}': database {self.target_connector.masked_url}: {reason}"
+            raise DatabaseError(msg) from None
+        except (InvalidJSONSchema, IdentifierCollisionError, InvalidInputLine) as exc:
             raise InputError(stream, self._line, None, f"bad SCHEMA: {exc}") from exc
 
     def _process_record_message(self, message_dict: dict) -> None:
@@ -181,9 +185,8 @@ class TargetGruponosOracle(SQLTarget):
         """Run the target; bad input ends it with one clear line on stderr and exit code 1."""
         try:
             super().invoke(*args, **kwargs)
-        except (InputError, InvalidInputLine) as exc:
+        except (InputError, InvalidInputLine, DatabaseError) as exc:
             cls.logger.error("%s", exc)
-            sys.stderr.write(f"target-gruponos-oracle: {exc}\n")
             sys.exit(1)
 
 

@@ -101,12 +101,18 @@ def canonical_timestamp(value: str) -> str:
 def _timestamp(value: t.Any) -> str:
     if isinstance(value, datetime.datetime):
         value = value.isoformat()
-    return canonical_timestamp(value)
+    try:
+        return canonical_timestamp(value)
+    except (TypeError, ValueError):
+        raise ValueError("not an ISO-8601 date-time") from None
 
 
 def _date(value: t.Any) -> str:
     text = str(value)
-    return datetime.date.fromisoformat(text[:10] if text[10:11] == "T" else text).isoformat()
+    try:
+        return datetime.date.fromisoformat(text[:10] if text[10:11] == "T" else text).isoformat()
+    except ValueError:
+        raise ValueError("not an ISO-8601 date") from None
 
 
 def _decimal_text(value: t.Any) -> str:

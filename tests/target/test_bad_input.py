@@ -1,0 +1,76 @@
+"""Bad input stops the real process with one clear message; what was committed stays."""
+
+from __future__ import annotations
+
+import pytest
+from target_testkit import detail, record, schema, state, states_of
+
+# Two good records, each committed in its own batch, with their states, then the bad line.
+GOOD = [schema(), detail(1), state(1), detail(2), state(2)]
+BAD_LINE = len(GOOD) + 1
+
+
+def _assert_fails_cleanly(loader, bad, *expected: str, **config) -> str:
+    result = loader.run_process([*GOOD, bad], batch_size_rows=1, **config)
+
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, result.stderr
+    for text in expected:
+        assert text in errors[0]
+    assert "Traceback" not in result.stderr
+    # batches committed before the bad line stay, and the last STATE emitted covers them
+    assert [r["ID"] for r in loader.rows()] == [1, 2]
+    assert states_of(result.stdout)[-1] == state(1)["value"]
+    return errors[0]
+
+
+def test_non_json_line_names_its_line(loader):
+    _assert_fails_cleanly(loader, "{not json", f"line {BAD_LINE}", "not a JSON message")
+
+
+@pytest.mark.parametrize(
+    ("bad", "field", "reason"),
+    [
+        (detail(3, ord_qty="a lot"), "ord_qty", "must be number"),
+        (detail(3, cust_field_1="x" * 51), "cust_field_1", "50 characters"),
+        (detail(3, mod_ts="yesterday"), "mod_ts", "date-time"),
+        (record(order_id_id=3), "id", "key property missing"),
+    ],
+    ids=["schema-mismatch", "too-long", "bad-date-time", "missing-key"],
+)
+def test_bad_record_names_stream_line_and_field(loader, bad, field, reason):
+    _assert_fails_cleanly(
+        loader, bad, "stream 'order_details'", f"line {BAD_LINE}", f"field '{field}'", reason
+    )
+
+
+def test_value_too_large_for_its_column_is_caught_without_validation(loader):
+    bad = detail(3, order_id_key="K" * 31)
+    _assert_fails_cleanly(
+        loader,
+        bad,
+        f"line {BAD_LINE}",
+        "field 'order_id_key'",
+        "31 characters do not fit the column's 30",
+        validate_records=False,
+    )
+
+
+def test_record_before_schema_names_stream_and_line(loader):
+    _assert_fails_cleanly(
+        loader,
+        record(stream="allocations", id=1),
+        "stream 'allocations'",
+        f"line {BAD_LINE}",
+        "RECORD before its SCHEMA",
+    )
+
+
+def test_database_errors_never_show_the_password(loader):
+    url = "oracle+oracledb://wms_loader:Sup3r-S3cret@127.0.0.1:9/?service_name=FREEPDB1"
+    result = loader.run_process([schema(), detail(1)], sqlalchemy_url=url)
+
+    assert result.returncode == 1
+    assert "Sup3r-S3cret" not in result.stderr + result.stdout
+    assert "wms_loader:***@127.0.0.1:9" in result.stderr

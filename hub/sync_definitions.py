@@ -116,11 +116,19 @@ def setting_kind(schema: dict[str, Any]) -> str:
     return kind
 
 
+_ACRONYMS = {"Api": "API", "Id": "ID", "Oauth": "OAuth", "Url": "URL", "Sqlalchemy": "SQLAlchemy"}
+
+
+def label(name: str) -> str:
+    """`oauth_client_id` -> `OAuth Client ID`."""
+    return " ".join(_ACRONYMS.get(w, w) for w in name.replace("_", " ").title().split())
+
+
 def meltano_setting(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     """One entry of a plugin's `settings`, in the order Meltano Hub writes them."""
     setting: dict[str, Any] = {
         "name": name,
-        "label": schema.get("title") or name.replace("_", " ").title(),
+        "label": schema.get("title") or label(name),
         "kind": setting_kind(schema),
     }
     if schema.get("description"):
@@ -167,7 +175,7 @@ def meltano_fields(plugin: Plugin, info: dict[str, Any]) -> dict[str, Any]:
 def _yaml() -> YAML:
     yaml = YAML()
     yaml.indent(mapping=2, sequence=2, offset=0)
-    yaml.width = 100
+    yaml.width = 4096  # no folded descriptions (folding leaves trailing blanks)
     return yaml
 
 
@@ -183,8 +191,11 @@ def updated_meltano_yml(infos: dict[str, dict[str, Any]]) -> str:
     project = yaml.load((ROOT / "meltano.yml").read_text())
     for plugin in PLUGINS:
         entry = next(p for p in project["plugins"][plugin.plugin_type] if p["name"] == plugin.name)
+        position = list(entry).index("executable")
         for key, value in meltano_fields(plugin, infos[plugin.name]).items():
-            entry[key] = value
+            entry.pop(key, None)
+            position += 1
+            entry.insert(position, key, value)
     return dump(project)
 
 

@@ -10,6 +10,7 @@ the simulator starts with fresh data.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sqlite3
@@ -154,7 +155,10 @@ def main() -> int:
             "--delete",
             str(args.delete),
         ]
-        print(step("wms-simulator mutate", mutate, env, timings).strip())
+        changed = json.loads(step("wms-simulator mutate", mutate, env, timings))
+        for action, by_entity in changed.items():
+            counts = ", ".join(f"{len(ids)} {entity}" for entity, ids in by_entity.items())
+            print(f"    the WMS {action} {counts or 'nothing'}")
         step(
             "meltano run incremental-sync",
             [meltano, "run", "incremental-sync"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import time
 import typing as t
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from singer_sdk.exceptions import MissingKeyPropertiesError
@@ -65,6 +66,59 @@ class MissingKeyError(InputError, MissingKeyPropertiesError):
     """A record without one of its key properties."""
 
 
+def table_name(config: t.Mapping[str, t.Any], stream_name: str) -> str:
+    """``table_prefix`` + stream name, as an identifier (``WMS_ORDER_DETAILS``)."""
+    return conform_identifier(config.get("table_prefix", "WMS_") + stream_name)
+
+
+@dataclass
+class TablePlan:
+    """A stream's table and the one statement that writes its batches, for one dialect."""
+
+    fields: list[str]  # source properties in column order (record fields, then metadata)
+    metadata: list[str]  # the Singer metadata properties among them
+    kinds: dict[str, Kind]  # column -> kind, in the same order
+    keys: list[str]  # key columns
+    guard: str | None  # bookmark column: an older incoming row never replaces a newer one
+    dedupe: bool  # keyed loads keep one row per key per batch
+    table: sa.Table
+    statement: sa.Executable
+
+
+def plan_table(
+    name: str,
+    schema_name: str | None,
+    schema: dict,
+    key_properties: t.Sequence[str],
+    bookmark_properties: t.Sequence[str],
+    config: t.Mapping[str, t.Any],
+    dialect_name: str,
+    *,
+    all_metadata: bool,
+) -> TablePlan:
+    """Columns, kinds, primary key and batch statement for a stream (no database needed)."""
+    load_method = config.get("load_method", "upsert")
+    record_fields = [p for p in schema["properties"] if p not in METADATA]
+    metadata = [m for m in METADATA if all_metadata or m in VERSION_METADATA]
+    names = conform_names([*record_fields, *metadata], f"table {name}")
+    max_varchar = int(config.get("max_varchar_length", 4000))
+    kinds = {
+        names[p]: kind_for_property(schema["properties"][p], max_varchar) for p in record_fields
+    } | {names[m]: METADATA[m] for m in metadata}
+    keys = [names[k] for k in key_properties]
+    keyed = load_method != "append-only" and bool(keys)
+    # append-only tables hold every version of a key, so only keyed loads get a primary key
+    table = build_table(name, kinds, keys if keyed else [], schema_name, dialect_name)
+    guard = None
+    if keyed:
+        bookmarks = [names[b] for b in bookmark_properties if b in names]
+        guard = bookmarks[0] if len(bookmarks) == 1 else None
+        statement = statements.upsert_statement(table, kinds, keys, guard, dialect_name)
+    else:
+        statement = statements.insert_statement(table, kinds, dialect_name)
+    return TablePlan(list(names), metadata, kinds, keys, guard, keyed, table, statement)
+
+
 class OracleSink(SQLSink[OracleConnector]):
     """One stream's table: rows are converted as records arrive and written per batch."""
 
@@ -80,57 +134,36 @@ class OracleSink(SQLSink[OracleConnector]):
     def setup(self) -> None:
         """Create or evolve the table and prepare the batch statement and row builder."""
         dialect = self.connector.dialect
-        self._guard_slot: int | None = None
-        load_method = self.config.get("load_method", "append-only")
-        self._record_fields = [p for p in self.schema["properties"] if p not in METADATA]
-        self._meta_fields = [
-            m for m in METADATA if self.include_sdc_metadata_properties or m in VERSION_METADATA
-        ]
-        names = conform_names(
-            [*self._record_fields, *self._meta_fields], f"stream '{self.stream_name}'"
+        plan = plan_table(
+            table_name(self.config, self.stream_name),
+            self.schema_name,
+            self.schema,
+            self._key_properties,
+            self.bookmark_properties,
+            self.config,
+            dialect.name,
+            all_metadata=self.include_sdc_metadata_properties,
         )
-        max_varchar = int(self.config.get("max_varchar_length", 4000))
-        wanted = {
-            names[p]: kind_for_property(self.schema["properties"][p], max_varchar)
-            for p in self._record_fields
-        } | {names[m]: METADATA[m] for m in self._meta_fields}
-        self._keys = [names[k] for k in self._key_properties]
-        # append-only tables hold every version of a key, so only keyed loads get a primary key
-        pk = self._keys if load_method != "append-only" else []
-        self._table = build_table(self.table_name, wanted, pk, self.schema_name, dialect.name)
         with self.connector._engine.begin() as conn:
-            actual = self.connector.evolve_table(conn, self._table, wanted)
+            actual = self.connector.evolve_table(conn, plan.table, plan.kinds)
         converters = [
             converter(
-                wanted[c], actual[c].length if actual[c].family == "string" else None, dialect.name
+                kind, actual[c].length if actual[c].family == "string" else None, dialect.name
             )
-            for c in wanted
+            for c, kind in plan.kinds.items()
         ]
-        self._build = make_row_builder(list(names), converters)
-        self._statement = self._batch_statement(load_method, wanted, names, dialect.name)
-        self._sql, self._params = statements.compile_sql(self._statement, dialect)
-        self._dedupe = load_method != "append-only" and bool(self._keys)
-        self._key_slots = [list(wanted).index(k) for k in self._keys]
-        self._rows: dict | list = {} if self._dedupe else []
+        self._plan = plan
+        self._build = make_row_builder(plan.fields, converters)
+        self._sql, self._params = statements.compile_sql(plan.statement, dialect)
+        self._key_slots = [list(plan.kinds).index(k) for k in plan.keys]
+        self._guard_slot = list(plan.kinds).index(plan.guard) if plan.guard else None
+        self._rows: dict | list = {} if plan.dedupe else []
         self._first_line: int | None = None
-
-    def _batch_statement(
-        self, load_method: str, wanted: dict[str, Kind], names: dict[str, str], dialect: str
-    ) -> sa.Executable:
-        if load_method == "append-only" or not self._keys:
-            return statements.insert_statement(self._table, wanted, dialect)
-        bookmark = self._bookmark_column(names)
-        self._guard_slot = list(wanted).index(bookmark) if bookmark else None
-        return statements.upsert_statement(self._table, wanted, self._keys, bookmark, dialect)
-
-    def _bookmark_column(self, names: dict[str, str]) -> str | None:
-        bookmarks = [b for b in self.bookmark_properties if b in names]
-        return names[bookmarks[0]] if len(bookmarks) == 1 else None
 
     @property
     def table_name(self) -> str:
         """``table_prefix`` + stream name, as an identifier (``WMS_ORDER_DETAILS``)."""
-        return conform_identifier(self.config.get("table_prefix", "WMS_") + self.stream_name)
+        return table_name(self.config, self.stream_name)
 
     @property
     def schema_name(self) -> str | None:
@@ -154,7 +187,7 @@ class OracleSink(SQLSink[OracleConnector]):
                     raise MissingKeyError(
                         self.stream_name, line, key, "key property missing or null"
                     )
-            if self._meta_fields:
+            if self._plan.metadata:
                 record = self._with_metadata(record, message)
             row = self._build(record)
         except FieldError as exc:
@@ -162,7 +195,7 @@ class OracleSink(SQLSink[OracleConnector]):
         if self._first_line is None:
             self._first_line = line
         self._last_line = line
-        if self._dedupe:
+        if self._plan.dedupe:
             self._keep_latest(row)
         else:
             self._rows.append(row)
@@ -206,17 +239,17 @@ class OracleSink(SQLSink[OracleConnector]):
     def process_batch(self, context: dict) -> None:
         """Write the pending rows in one transaction (overwrite: the first empties the table)."""
         _ = context
-        rows = list(self._rows.values()) if self._dedupe else self._rows
+        rows = list(self._rows.values()) if self._plan.dedupe else self._rows
         if not rows:
             return
         first, last = self._first_line, self._last_line
-        self._rows = {} if self._dedupe else []
+        self._rows = {} if self._plan.dedupe else []
         self._first_line = None
         try:
             with self.connector._engine.begin() as conn:
                 if self._overwrite_pending():
-                    conn.execute(statements.delete_all_statement(self._table))
-                    self.connector.emptied_tables.add(self._table.name)
+                    conn.execute(statements.delete_all_statement(self._plan.table))
+                    self.connector.emptied_tables.add(self._plan.table.name)
                 conn.exec_driver_sql(self._sql, self._parameters(rows))
         except sa.exc.DBAPIError as exc:
             msg = (
@@ -224,12 +257,12 @@ class OracleSink(SQLSink[OracleConnector]):
                 f"the batch (nothing of it was committed): {exc.orig}"
             )
             raise DatabaseError(msg) from None
-        self.logger.info("Committed %d rows into %s", len(rows), self._table.name)
+        self.logger.info("Committed %d rows into %s", len(rows), self._plan.table.name)
 
     def _overwrite_pending(self) -> bool:
         return (
             self.config.get("load_method") == "overwrite"
-            and self._table.name not in self.connector.emptied_tables
+            and self._plan.table.name not in self.connector.emptied_tables
         )
 
     def _parameters(self, rows: list[tuple]) -> list:
@@ -247,14 +280,14 @@ class OracleSink(SQLSink[OracleConnector]):
         """
         deleted = None if self.config.get("hard_delete") else DELETED_COLUMN
         statement = statements.retire_old_versions_statement(
-            self._table, VERSION_COLUMN, deleted, self.connector.dialect.name
+            self._plan.table, VERSION_COLUMN, deleted, self.connector.dialect.name
         )
         with self.connector._engine.begin() as conn:
             result = conn.execute(statement, {"version": new_version, "deleted_at": _now_text()})
         self.logger.info(
             "Version %s of %s active: %d older rows %s",
             new_version,
-            self._table.name,
+            self._plan.table.name,
             result.rowcount,
             "deleted" if deleted is None else "soft-deleted",
         )

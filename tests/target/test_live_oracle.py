@@ -1,0 +1,86 @@
+"""The same behaviours against a real Oracle (set TARGET_GRUPONOS_ORACLE_TEST_URL to run).
+
+Example: ``oracle+oracledb://wms:wms@127.0.0.1:1521/?service_name=FREEPDB1`` with Oracle
+Database Free in a container (see the target README). Tables get a unique prefix and are
+dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from target_testkit import DETAIL_PROPERTIES, Loader, activate, detail, record, schema
+
+URL = os.environ.get("TARGET_GRUPONOS_ORACLE_TEST_URL")
+
+pytestmark = [
+    pytest.mark.live_oracle,
+    pytest.mark.skipif(not URL, reason="TARGET_GRUPONOS_ORACLE_TEST_URL is not set"),
+]
+
+T0 = "2026-01-05T10:00:00.000000-03:00"
+T1 = "2026-01-05T11:00:00.000000-03:00"
+
+
+@pytest.fixture
+def oracle(tmp_path):
+    prefix = f"T{uuid.uuid4().hex[:8].upper()}_"
+    loader = Loader(tmp_path)
+    loader.config = {"sqlalchemy_url": URL, "table_prefix": prefix}
+    engine = sa.create_engine(URL)
+    table = f"{prefix}ORDER_DETAILS"
+
+    def rows() -> list[dict]:
+        with engine.connect() as conn:
+            result = conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY ID")
+            return [{k.upper(): v for k, v in row._mapping.items()} for row in result]
+
+    loader.rows = rows  # type: ignore[method-assign]
+    yield loader
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"BEGIN EXECUTE IMMEDIATE 'DROP TABLE {table} PURGE'; "
+            "EXCEPTION WHEN OTHERS THEN NULL; END;"
+        )
+    engine.dispose()
+
+
+def test_upsert_merge_never_regresses_and_keeps_exact_values(oracle):
+    result = oracle.run_process(
+        [schema(), detail(1, T1, ord_qty=0.125, status_id=2), detail(1, T0, status_id=1)]
+    )
+    assert result.returncode == 0, result.stderr
+    oracle.run_process([schema(), detail(1, T0, status_id=0), detail(2, T0, status_id=5)])
+
+    rows = oracle.rows()
+    assert [(r["ID"], r["STATUS_ID"]) for r in rows] == [(1, 2), (2, 5)]
+    assert rows[0]["ORD_QTY"] == Decimal("0.125")
+    assert rows[0]["MOD_TS"].utcoffset().total_seconds() == -3 * 3600
+
+
+def test_schema_evolution_and_activate_version(oracle):
+    oracle.run_process(
+        [
+            schema(),
+            record(version=1, id=1, mod_ts=T0, cust_field_1="a"),
+            record(version=1, id=2, mod_ts=T0),
+        ]
+    )
+    wider = {**DETAIL_PROPERTIES, "cust_field_1": {"type": ["string", "null"], "maxLength": 9000}}
+    result = oracle.run_process(
+        [
+            schema(properties=wider),
+            record(version=2, id=1, mod_ts=T0, cust_field_1="b" * 5000),
+            activate(2),
+        ],
+        hard_delete=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+    rows = oracle.rows()
+    assert [r["ID"] for r in rows] == [1]
+    assert str(rows[0]["CUST_FIELD_1"]) == "b" * 5000

@@ -1,0 +1,176 @@
+"""Every statement the target issues, compiled with SQLAlchemy's Oracle dialect.
+
+The same functions build the SQLite statements the other tests run, so these texts come from
+live code paths: the table plan, the evolution DDL, the batch MERGE and the version deletes.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import oracle
+from target_gruponos_oracle import statements
+from target_gruponos_oracle.connector import Kind, evolution_ddl, kind_from_declared, sql_type
+from target_gruponos_oracle.sinks import DELETED_COLUMN, VERSION_COLUMN, plan_table
+from target_testkit import DETAIL_PROPERTIES
+
+ORACLE = oracle.dialect()
+PROPERTIES = {
+    **DETAIL_PROPERTIES,
+    "notes": {"type": ["string", "null"], "maxLength": 10000},
+    "attrs": {"type": ["object", "null"]},
+    "level": {"type": ["integer", "null"]},
+}
+
+
+def _plan(load_method: str = "upsert", **config):
+    return plan_table(
+        "WMS_ORDER_DETAILS",
+        None,
+        {"type": "object", "properties": PROPERTIES},
+        ["id"],
+        ["mod_ts"],
+        {"load_method": load_method, **config},
+        "oracle",
+        all_metadata=True,
+    )
+
+
+def _sql(statement) -> str:
+    return " ".join(statements.compile_sql(statement, ORACLE)[0].split())
+
+
+def test_create_table_uses_types_that_keep_the_data():
+    ddl = " ".join(str(sa.schema.CreateTable(_plan().table).compile(dialect=ORACLE)).split())
+
+    for column in [
+        '"ID" NUMBER(19) NOT NULL',
+        '"ORDER_ID_KEY" VARCHAR2(30 CHAR)',
+        '"ORD_QTY" NUMBER,',
+        '"CUST_DATE_1" DATE',
+        '"IS_BACK_ORDER" NUMBER(1)',
+        '"MOD_TS" TIMESTAMP(6) WITH TIME ZONE',
+        '"NOTES" CLOB',  # maxLength past max_varchar_length
+        '"ATTRS" CLOB',
+        '"LEVEL_" NUMBER(19)',  # reserved word renamed
+        '"SDC_EXTRACTED_AT" TIMESTAMP(6) WITH TIME ZONE',
+        '"SDC_TABLE_VERSION" NUMBER(19)',
+        'PRIMARY KEY ("ID")',
+    ]:
+        assert column in ddl
+
+
+def test_extended_max_string_size_keeps_long_strings_in_varchar2():
+    ddl = str(sa.schema.CreateTable(_plan(max_varchar_length=32767).table).compile(dialect=ORACLE))
+
+    assert '"NOTES" VARCHAR2(10000 CHAR)' in ddl
+
+
+def test_upsert_is_one_merge_from_dual_guarded_by_mod_ts():
+    sql = _sql(_plan().statement)
+
+    assert sql.startswith('MERGE INTO "WMS_ORDER_DETAILS" tgt USING (SELECT :ID AS "ID", ')
+    assert 'FROM DUAL) src ON (tgt."ID" = src."ID")' in sql
+    assert 'TO_TIMESTAMP_TZ(:MOD_TS, \'YYYY-MM-DD"T"HH24:MI:SS.FF6TZH:TZM\') AS "MOD_TS"' in sql
+    assert "TO_DATE(:CUST_DATE_1, 'YYYY-MM-DD') AS \"CUST_DATE_1\"" in sql
+    update = re.search(r"WHEN MATCHED THEN UPDATE SET (.*) WHERE (.*) WHEN NOT MATCHED", sql)
+    assert update, sql
+    assert 'tgt."ID" =' not in update.group(1)  # ORA-38104: keys are not updated
+    assert update.group(2) == (
+        'tgt."MOD_TS" IS NULL OR src."MOD_TS" IS NULL OR tgt."MOD_TS" <= src."MOD_TS"'
+    )
+    columns = list(_plan().kinds)
+    assert sql.endswith(
+        "WHEN NOT MATCHED THEN INSERT ({}) VALUES ({})".format(
+            ", ".join(f'"{c}"' for c in columns), ", ".join(f'src."{c}"' for c in columns)
+        )
+    )
+
+
+def test_append_only_inserts_without_primary_key():
+    plan = _plan("append-only")
+
+    assert _sql(plan.statement).startswith('INSERT INTO "WMS_ORDER_DETAILS" ("ID", ')
+    assert "PRIMARY KEY" not in str(sa.schema.CreateTable(plan.table).compile(dialect=ORACLE))
+
+
+def test_old_versions_are_soft_or_hard_deleted():
+    table = _plan().table
+    soft = _sql(
+        statements.retire_old_versions_statement(table, VERSION_COLUMN, DELETED_COLUMN, "oracle")
+    )
+    hard = _sql(statements.retire_old_versions_statement(table, VERSION_COLUMN, None, "oracle"))
+
+    assert soft == (
+        'UPDATE "WMS_ORDER_DETAILS" SET "SDC_DELETED_AT"=TO_TIMESTAMP_TZ(:deleted_at, '
+        '\'YYYY-MM-DD"T"HH24:MI:SS.FF6TZH:TZM\') WHERE ("WMS_ORDER_DETAILS"."SDC_TABLE_VERSION" '
+        '< :version OR "WMS_ORDER_DETAILS"."SDC_TABLE_VERSION" IS NULL) AND '
+        '"WMS_ORDER_DETAILS"."SDC_DELETED_AT" IS NULL'
+    )
+    assert hard == (
+        'DELETE FROM "WMS_ORDER_DETAILS" WHERE "WMS_ORDER_DETAILS"."SDC_TABLE_VERSION" < :version '
+        'OR "WMS_ORDER_DETAILS"."SDC_TABLE_VERSION" IS NULL'
+    )
+    assert _sql(statements.delete_all_statement(table)) == 'DELETE FROM "WMS_ORDER_DETAILS"'
+
+
+def test_schema_evolution_uses_oracle_alter_syntax():
+    plan = _plan()
+    existing = {
+        column: kind_from_declared(declared)
+        for column, declared in {
+            "ID": "NUMBER(19, 0)",
+            "ORDER_ID_KEY": "VARCHAR2(20 CHAR)",  # widens in place
+            "ORD_QTY": "NUMBER",
+            "STATUS_ID": "NUMBER(19)",
+            "CUST_FIELD_1": "VARCHAR2(50 CHAR)",
+            "MOD_TS": "TIMESTAMP(6) WITH TIME ZONE",
+            "NOTES": "VARCHAR2(4000 CHAR)",  # must become CLOB
+            "LEVEL_": "NUMBER(1)",  # boolean column now receiving integers
+        }.items()
+    }
+    ddl = evolution_ddl(plan.table, plan.kinds, existing, ORACLE)
+
+    assert 'ALTER TABLE "WMS_ORDER_DETAILS" MODIFY ("ORDER_ID_KEY" VARCHAR2(30 CHAR))' in ddl
+    assert 'ALTER TABLE "WMS_ORDER_DETAILS" MODIFY ("LEVEL_" NUMBER(19))' in ddl
+    assert 'ALTER TABLE "WMS_ORDER_DETAILS" ADD ("CUST_DATE_1" DATE)' in ddl
+    assert (
+        'ALTER TABLE "WMS_ORDER_DETAILS" ADD ("SDC_DELETED_AT" TIMESTAMP(6) WITH TIME ZONE)' in ddl
+    )
+    clob = ddl.index('ALTER TABLE "WMS_ORDER_DETAILS" ADD ("NOTES__WIDEN" CLOB)')
+    assert ddl[clob : clob + 4] == [
+        'ALTER TABLE "WMS_ORDER_DETAILS" ADD ("NOTES__WIDEN" CLOB)',
+        'UPDATE "WMS_ORDER_DETAILS" SET "NOTES__WIDEN" = "NOTES"',
+        'ALTER TABLE "WMS_ORDER_DETAILS" DROP COLUMN "NOTES"',
+        'ALTER TABLE "WMS_ORDER_DETAILS" RENAME COLUMN "NOTES__WIDEN" TO "NOTES"',
+    ]
+    assert not [s for s in ddl if '"ID"' in s or '"MOD_TS"' in s or '"ORD_QTY"' in s]
+
+
+def test_integer_column_receiving_decimals_becomes_number():
+    plan = _plan()
+    existing = dict(plan.kinds)
+    existing["ORD_QTY"] = Kind("integer")
+
+    assert evolution_ddl(plan.table, plan.kinds, existing, ORACLE) == [
+        'ALTER TABLE "WMS_ORDER_DETAILS" MODIFY ("ORD_QTY" NUMBER)'
+    ]
+
+
+def test_interrupted_clob_rebuild_is_finished_on_the_next_run():
+    plan = _plan()
+    existing = {c: k for c, k in plan.kinds.items() if c != "NOTES"}
+    existing["NOTES__WIDEN"] = Kind("clob")  # killed between DROP and RENAME
+
+    assert evolution_ddl(plan.table, plan.kinds, existing, ORACLE) == [
+        'ALTER TABLE "WMS_ORDER_DETAILS" RENAME COLUMN "NOTES__WIDEN" TO "NOTES"'
+    ]
+
+
+def test_types_the_target_created_read_back_as_themselves():
+    for kind in _plan().kinds.values():
+        declared = str(sql_type(kind, "oracle").compile(dialect=ORACLE))
+        assert kind_from_declared(declared).family == (
+            "clob" if kind.family == "json" else kind.family
+        )

@@ -44,13 +44,18 @@ class QueryError(ValueError):
 
 
 Predicate = Callable[[int], bool]
+Bounds = tuple[int | None, int | None]  # [lo, hi)
+# Comparisons that become bounds on a sorted key (mod_ts index, id list).
+_BOUND_LOOKUPS = ("gt", "gte", "lt", "lte", "range")
 
 
 @dataclass
 class ListQuery:
     entity: str
-    predicates: list[Predicate] = field(default_factory=list)
-    ts_bounds: tuple[int | None, int | None] = (None, None)  # [lo, hi) on the mod_ts index
+    # Filters other than bounds: (cache key, predicate); their matches are cached per version.
+    predicates: list[tuple[tuple, Predicate]] = field(default_factory=list)
+    ts_bounds: Bounds = (None, None)  # mod_ts, epoch microseconds
+    id_bounds: Bounds = (None, None)
     ordering: list[tuple[str, bool]] = field(default_factory=list)  # (chain, descending)
     fields: list[str] | None = None
     page_size: int = DEFAULT_PAGE_SIZE
@@ -182,9 +187,10 @@ def _add_filter(store: DataStore, q: ListQuery, key: str, raw: str) -> None:
     ftype = "integer" if transform else _field_type(steps)
     if transform and _field_type(steps) not in ("datetime", "date"):
         raise QueryError(key, f"{parts[len(steps)]!r} applies to date-times only")
-    if steps == [(q.entity, "mod_ts")] and not negate and lookup in (*_COMPARE, "range") \
-            and transform is None:
-        _narrow_ts(q, key, lookup, raw)
+    bounded = {(q.entity, "mod_ts"): "ts_bounds", (q.entity, "id"): "id_bounds"}.get(
+        steps[0]) if len(steps) == 1 else None
+    if bounded and not negate and transform is None and lookup in _BOUND_LOOKUPS:
+        setattr(q, bounded, _narrow(getattr(q, bounded), key, lookup, raw, ftype))
         return
     getter = _chain_getter(store, steps)
     if transform is not None:
@@ -192,27 +198,27 @@ def _add_filter(store: DataStore, q: ListQuery, key: str, raw: str) -> None:
         getter = lambda rid: None if (v := inner(rid)) is None else transform(v)  # noqa: E731
     test = _make_test(key, lookup, raw, ftype)
     if negate:
-        q.predicates.append(lambda rid: not test(getter(rid)))
+        q.predicates.append(((key, raw), lambda rid: not test(getter(rid))))
     else:
-        q.predicates.append(lambda rid: test(getter(rid)))
+        q.predicates.append(((key, raw), lambda rid: test(getter(rid))))
 
 
-def _narrow_ts(q: ListQuery, key: str, lookup: str, raw: str) -> None:
-    """mod_ts comparisons become [lo, hi) bounds on the sorted index."""
-    lo, hi = q.ts_bounds
+def _narrow(bounds: Bounds, key: str, lookup: str, raw: str, ftype: str) -> Bounds:
+    """Intersect [lo, hi) bounds with one comparison (values are integers)."""
     if lookup == "range":
         a, b = _split_pair(key, raw)
-        bounds = [(_coerce(key, a, "datetime"), None), (None, _coerce(key, b, "datetime") + 1)]
+        new = [(_coerce(key, a, ftype), None), (None, _coerce(key, b, ftype) + 1)]
     else:
-        v = _coerce(key, raw, "datetime")
-        bounds = [{"gt": (v + 1, None), "gte": (v, None), "lt": (None, v),
-                   "lte": (None, v + 1)}[lookup]]
-    for new_lo, new_hi in bounds:
+        v = _coerce(key, raw, ftype)
+        new = [{"gt": (v + 1, None), "gte": (v, None), "lt": (None, v),
+                "lte": (None, v + 1)}[lookup]]
+    lo, hi = bounds
+    for new_lo, new_hi in new:
         if new_lo is not None:
             lo = new_lo if lo is None else max(lo, new_lo)
         if new_hi is not None:
             hi = new_hi if hi is None else min(hi, new_hi)
-    q.ts_bounds = (lo, hi)
+    return lo, hi
 
 
 def _make_test(key: str, lookup: str, raw: str, ftype: str) -> Callable[[Any], bool]:
@@ -279,57 +285,84 @@ def _coerce(key: str, raw: str, ftype: str) -> Any:
 
 
 class QueryEngine:
-    """Evaluates parsed queries against the store, caching results per data version."""
+    """Answers parsed queries from the store's sorted keys, with two caches keyed by the data
+    version: per-filter match sets (so a relation-chain filter is evaluated once per table,
+    not once per page) and full result lists for orderings that need a sort."""
 
     def __init__(self, store: DataStore, cache_size: int = 16) -> None:
         self.store = store
-        self._cache: OrderedDict[tuple, list[int]] = OrderedDict()
+        self._results: OrderedDict[tuple, list[int]] = OrderedDict()
+        self._matches: OrderedDict[tuple, frozenset[int]] = OrderedDict()
         self._cache_size = cache_size
 
-    def matching_ids(self, q: ListQuery) -> list[int]:
-        """All matching ids in response order (caller holds the store lock)."""
-        key = (*q.cache_key, q.ts_bounds, self.store.version)
-        ids = self._cache.get(key)
-        if ids is None:
-            ids = self._evaluate(q)
-            self._cache[key] = ids
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
-        return ids
-
-    def _evaluate(self, q: ListQuery) -> list[int]:
+    def page(self, q: ListQuery, start: int) -> tuple[list[int], int]:
+        """(ids of the page beginning at position `start`, total matches); caller holds the
+        store lock."""
         table = self.store.tables[q.entity]
-        lo, hi = q.ts_bounds
-        by_ts = lo is not None or hi is not None or (
-            bool(q.ordering) and q.ordering[0][0] == "mod_ts")
-        if by_ts:
-            index = table.index
-            start = 0 if lo is None else bisect.bisect_left(index, (lo,))
-            stop = len(index) if hi is None else bisect.bisect_left(index, (hi,))
-            ids = [rid for _, rid in index[start:stop]]
-            natural = [("mod_ts", False), ("id", False)]
-        else:
-            ids = list(table.rows)
-            natural = [("id", False)]
-        for pred in q.predicates:
-            ids = [rid for rid in ids if pred(rid)]
-        return self._order(q, ids, natural)
+        by_ts = q.ts_bounds != (None, None) or (bool(q.ordering) and q.ordering[0][0] == "mod_ts")
+        keys: list = table.index if by_ts else table.ids
+        natural = [("mod_ts", False), ("id", False)] if by_ts else [("id", False)]
+        # (v,) sorts before every (v, id) tuple, so it bisects the mod_ts index like v the ids.
+        lo, hi = ((None if v is None else (v,) if by_ts else v)
+                  for v in (q.ts_bounds if by_ts else q.id_bounds))
+        lo = 0 if lo is None else bisect.bisect_left(keys, lo)
+        hi = len(keys) if hi is None else bisect.bisect_left(keys, hi)
+        direction = _direction(q.ordering, natural)
+        if not q.predicates and (not by_ts or q.id_bounds == (None, None)) and direction:
+            # The common incremental query: a slice of a sorted key, no scan at all.
+            total = max(0, hi - lo)
+            if direction > 0:
+                chosen = keys[lo + start:min(hi, lo + start + q.page_size)]
+            else:
+                chosen = keys[max(lo, hi - start - q.page_size):max(lo, hi - start)][::-1]
+            return ([k[1] for k in chosen] if by_ts else list(chosen)), total
+        ids = self._cached(self._results, (q.cache_key, q.ts_bounds, q.id_bounds),
+                           lambda: self._filter_and_order(q, keys[lo:hi], by_ts, direction))
+        return ids[start:start + q.page_size], len(ids)
 
-    def _order(self, q: ListQuery, ids: list[int], natural: list[tuple[str, bool]]) -> list[int]:
-        ordering = q.ordering
-        if not ordering:
+    def _filter_and_order(self, q: ListQuery, keys: list, by_ts: bool, direction: int) -> list[int]:
+        ids = [k[1] for k in keys] if by_ts else list(keys)
+        if by_ts and q.id_bounds != (None, None):
+            lo, hi = q.id_bounds
+            ids = [i for i in ids if (lo is None or i >= lo) and (hi is None or i < hi)]
+        for cache_key, pred in q.predicates:
+            matches = self._cached(self._matches, (q.entity, cache_key), lambda p=pred: frozenset(
+                rid for rid in self.store.tables[q.entity].ids if p(rid)))
+            ids = [i for i in ids if i in matches]
+        if direction:
+            return ids if direction > 0 else ids[::-1]
+        return self._sort(q, ids)
+
+    def _cached(self, cache: OrderedDict, key: tuple, compute: Callable[[], Any]) -> Any:
+        key = (*key, self.store.version)
+        value = cache.get(key)
+        if value is None:
+            value = cache[key] = compute()
+            if len(cache) > self._cache_size:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(key)
+        return value
+
+    def _sort(self, q: ListQuery, ids: list[int]) -> list[int]:
+        if not q.ordering:
             # lgfapi applies no ordering unless asked: serve a stable order that is not by id.
             return sorted(ids, key=lambda rid: (rid * 2654435761) & 0xFFFFFFFF)
-        if ordering == natural[: len(ordering)]:
-            return ids
-        if [(c, not d) for c, d in ordering] == natural[: len(ordering)]:
-            return ids[::-1]
-        for chain, desc in reversed(ordering):  # stable sorts, least significant key first
+        for chain, desc in reversed(q.ordering):  # stable sorts, least significant key first
             steps, _ = _resolve_chain(q.entity, chain.split("__"), "ordering")
             getter = _chain_getter(self.store, steps)
             # Oracle: NULLs last ascending, first descending.
             ids.sort(key=lambda rid, g=getter: ((v := g(rid)) is None, v if v is not None else 0),
                      reverse=desc)
         return ids
+
+
+def _direction(ordering: list[tuple[str, bool]], natural: list[tuple[str, bool]]) -> int:
+    """1 if `ordering` is the candidates' own order, -1 if its reverse, else 0 (sort needed)."""
+    if not ordering:
+        return 0
+    if ordering == natural[: len(ordering)]:
+        return 1
+    if [(c, not d) for c, d in ordering] == natural[: len(ordering)]:
+        return -1
+    return 0

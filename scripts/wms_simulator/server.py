@@ -169,13 +169,11 @@ class Api:
         except QueryError as exc:
             return error_response(400, details={exc.param: str(exc)})
         with store.lock:
-            ids = self.sim.engine.matching_ids(q)
             start = q.offset if q.sequenced else (q.page - 1) * q.page_size
-            page_ids = ids[start:start + q.page_size]
+            page_ids, total = self.sim.engine.page(q, start)
             if not page_ids:
-                return error_response(404, "No records found." if not ids else "Invalid page.")
+                return error_response(404, "Invalid page." if total else "No records found.")
             results = [store.render(entity, rid, api_root, q.fields) for rid in page_ids]
-            total = len(ids)
         link = _Links(f"{api_root}/entity/{entity}/", params)
         end = start + len(page_ids)
         if q.sequenced:

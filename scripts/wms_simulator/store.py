@@ -1,8 +1,8 @@
 """The simulator's data: seeded generation, lookups, rendering and mutations.
 
-Each table keeps its rows in a dict in id order (ids only grow, so insertion order is id order)
-and a list of (mod_ts, id) tuples kept sorted, so that `mod_ts` windows and `ordering=mod_ts,id`
-are a bisect and a slice instead of a scan and a sort. All access goes through `lock`.
+Each table keeps its rows in a dict, a sorted list of ids and a sorted list of (mod_ts, id)
+tuples, so that `mod_ts` or `id` windows ordered by `mod_ts,id` or `id` are a bisect and a slice
+instead of a scan and a sort. All access goes through `lock`.
 """
 
 from __future__ import annotations
@@ -29,10 +29,13 @@ from .schema import (
     SEQ,
     Field,
     Row,
+    field_hash,
     mix64,
 )
 
 SIM_USER = "SIMULATOR"
+_PLAIN, _DATETIME, _DATE, _RELATION = range(4)
+_SERVE = {"datetime": _DATETIME, "date": _DATE, "relation": _RELATION}
 _US_PER_DAY = 86_400 * US_PER_SECOND
 
 
@@ -42,6 +45,7 @@ class Table:
     fields: dict[str, Field]
     salt: int
     rows: dict[int, Row] = field(default_factory=dict)
+    ids: list[int] = field(default_factory=list)  # sorted (new ids are always the highest)
     index: list[tuple[int, int]] = field(default_factory=list)  # (mod_ts, id), sorted
     children: dict[int, list[int]] = field(default_factory=dict)  # id -> child ids
     next_id: int = 1
@@ -70,6 +74,7 @@ class DataStore:
             name: Table(name, FIELDS[name], mix64(seed * 1_000_003 + schema.name_salt(name)))
             for name in schema.ENTITIES
         }
+        self._plans = {name: self._render_plan(table) for name, table in self.tables.items()}
         if history_end_us is None:  # whole minutes: every record is older than "now"
             history_end_us = now_us() // 60_000_000 * 60_000_000
         self._generate(orders, details_per_order, allocations_per_detail, history_end_us,
@@ -96,6 +101,7 @@ class DataStore:
             if parents is not None:
                 parents.children = {p: list(range((p - 1) * k + 1, p * k + 1))
                                     for p in parents.rows}
+            table.ids = list(range(1, count + 1))
             table.next_id = count + 1
             table.rebuild_index()
 
@@ -123,21 +129,30 @@ class DataStore:
                 row = rows[rid]
                 if row.changes and fname in row.changes:
                     return row.changes[fname]
-                return gen(mix64(mix64(tsalt + rid) ^ fsalt), row)
+                return gen(field_hash(mix64(tsalt + rid), fsalt), row)
 
             return value
         raise KeyError(name)  # *_set fields are links, not values
 
-    def key_of(self, entity: str, rid: int) -> str | None:
-        """The `key` of a related-field object."""
+    def _key_function(self, entity: str) -> Callable[[int], str | None]:
+        """id -> the `key` of a related-field object pointing at `entity`."""
         if schema.is_lookup(entity):
-            return schema.lookup_key(entity, rid)
+            return lambda rid: schema.lookup_key(entity, rid)
         if entity == "order_hdr":
-            return self.getter("order_hdr", "order_nbr")(rid)
-        row = self.tables[entity].rows[rid]
+            return self.getter("order_hdr", "order_nbr")
         if entity == "order_dtl":
-            return f"{self.key_of('order_hdr', row.parent)}-{row.seq}"
-        return str(rid)
+            rows, order_key = self.tables["order_dtl"].rows, self._key_function("order_hdr")
+            return lambda rid: f"{order_key(rows[rid].parent)}-{rows[rid].seq}"
+        return str
+
+    def _render_plan(self, table: Table) -> list[tuple]:
+        """Per field: (name, source, generator, salt, how to serve, relation target, key fn)."""
+        plan = []
+        for f in table.fields.values():
+            serve = _SERVE.get(f.type, _PLAIN) if not f.is_set else _PLAIN
+            key_fn = self._key_function(f.target) if serve == _RELATION else None
+            plan.append((f.name, f.source, f.gen, f.salt, serve, f.target, key_fn))
+        return plan
 
     def render(self, entity: str, rid: int, api_root: str,
                only: Iterable[str] | None = None) -> dict[str, Any]:
@@ -146,51 +161,44 @@ class DataStore:
         row = table.rows[rid]
         base = mix64(table.salt + rid)
         changes = row.changes or {}
-        fields = table.fields.values() if only is None else [table.fields[n] for n in only]
+        plan = self._plans[entity]
+        if only is not None:
+            wanted = set(only)
+            plan = [step for step in plan if step[0] in wanted]
         out: dict[str, Any] = {}
-        for f in fields:
-            src = f.source
+        for name, src, gen, salt, serve, target, key_fn in plan:
             if src == GEN:
-                v = changes[f.name] if f.name in changes else f.gen(mix64(base ^ f.salt), row)
-            elif src == ID:
-                v = rid
+                v = changes[name] if name in changes else gen(field_hash(base, salt), row)
             elif src == MOD_TS:
                 v = row.mod_ts
             elif src == CREATE_TS:
                 v = row.create_ts
+            elif src == ID:
+                v = rid
             elif src == PARENT:
                 v = row.parent
             elif src == SEQ:
                 v = row.seq
             elif src == CHILDREN:
-                kids = table.children.get(rid, ())
-                out[f.name] = {
-                    "result_count": len(kids),
-                    "url": f"{api_root}/entity/{f.target}/?{schema.PARENT_FIELD[f.target]}={rid}",
+                out[name] = {
+                    "result_count": len(table.children.get(rid, ())),
+                    "url": f"{api_root}/entity/{target}/?{schema.PARENT_FIELD[target]}={rid}",
                 }
                 continue
             else:  # NO_SET: a link this simulator does not model
-                out[f.name] = None
+                out[name] = None
                 continue
-            out[f.name] = self._serve_value(f, v, api_root)
+            if v is None or serve == _PLAIN:
+                out[name] = v
+            elif serve == _DATETIME:
+                out[name] = format_us(v)
+            elif serve == _DATE:
+                out[name] = v.isoformat()
+            else:
+                out[name] = {"id": v, "key": key_fn(v),
+                             "url": f"{api_root}/entity/{target}/{v}"
+                             if target in self.tables else ""}
         return out
-
-    def _serve_value(self, f: Field, v: Any, api_root: str) -> Any:
-        if v is None:
-            return None
-        t = f.type
-        if t == "datetime":
-            return format_us(v)
-        if t == "date":
-            return v.isoformat()
-        if t == "relation":
-            exposed = f.target in self.tables
-            return {
-                "id": v,
-                "key": self.key_of(f.target, v),
-                "url": f"{api_root}/entity/{f.target}/{v}" if exposed else "",
-            }
-        return v
 
     # --- mutations -------------------------------------------------------------------------
 
@@ -232,6 +240,7 @@ class DataStore:
                 seq = max((table.rows[s].seq for s in siblings), default=0) + 1
                 siblings.append(rid)
             table.rows[rid] = Row(rid, parent, seq, min(now, stamp), stamp, changes or None)
+            table.ids.append(rid)
             bisect.insort(table.index, (stamp, rid))
             self.version += 1
             return rid
@@ -272,6 +281,7 @@ class DataStore:
         for kid in table.children.pop(rid, []):
             self._delete_one(child, kid, gone)
         row = table.rows.pop(rid)
+        del table.ids[bisect.bisect_left(table.ids, rid)]
         del table.index[bisect.bisect_left(table.index, (row.mod_ts, rid))]
         if row.parent is not None:
             siblings = self.tables[PARENT_OF[entity]].children.get(row.parent)

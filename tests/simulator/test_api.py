@@ -207,6 +207,21 @@ def test_mod_ts_window_filters_match_the_served_values(client: Client) -> None:
         r["id"] for r in records if datetime.fromisoformat(r["mod_ts"]) < lo}
 
 
+def test_keyset_reads_by_id_and_id_bounds_inside_a_mod_ts_window(client: Client) -> None:
+    last, seen = 0, []
+    while (page := client.get("order_dtl/", ordering="id", id__gt=last, page_size=40)).ok:
+        seen.extend(r["id"] for r in page.json()["results"])
+        last = seen[-1]
+    assert page.status_code == 404 and seen == list(range(1, 151))
+    records = sorted(client.sim.records("order_dtl"), key=lambda r: (r["mod_ts"], r["id"]))
+    lo = datetime.fromisoformat(records[30]["mod_ts"]).replace(microsecond=0)
+    both = client.results("order_dtl", mod_ts__gte=lo.isoformat(), id__lte=75,
+                          ordering="mod_ts,id", page_size=10)
+    assert [r["id"] for r in both] == [
+        r["id"] for r in records if datetime.fromisoformat(r["mod_ts"]) >= lo and r["id"] <= 75]
+    assert client.get("order_dtl/", id__range="5,7").json()["result_count"] == 3
+
+
 def test_filter_value_without_offset_is_read_in_facility_time(client: Client) -> None:
     records = client.sim.records("order_hdr")
     stamp = datetime.fromisoformat(min(r["mod_ts"] for r in records)).replace(microsecond=0)

@@ -20,7 +20,9 @@ class Fault:
     delay_ms: sleep this long before answering (a slow request, to trigger client timeouts);
         with a status below 400 and no body the normal response follows the delay.
     entity: only requests for this entity; path_contains: only requests whose path and query
-        contain this text. Matching faults are used in the order they were added.
+        contain this text. Matching faults are used in the order they were added. The OAuth2
+        token endpoint (another host in production) only gets faults that name it through
+        path_contains.
     """
 
     status: int = 503
@@ -44,10 +46,12 @@ class Fault:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def matches(self, entity: str | None, target: str) -> bool:
+    def matches(self, entity: str | None, target: str, *, api: bool) -> bool:
         if self.entity is not None and self.entity != entity:
             return False
-        return self.path_contains is None or self.path_contains in target
+        if self.path_contains is None:
+            return api
+        return self.path_contains in target
 
 
 class FaultQueue:
@@ -67,11 +71,12 @@ class FaultQueue:
         with self._lock:
             return list(self._faults)
 
-    def take(self, entity: str | None, target: str) -> Fault | None:
-        """The first fault matching this request, consuming one of its `times`."""
+    def take(self, entity: str | None, target: str, *, api: bool) -> Fault | None:
+        """The first fault matching this request, consuming one of its `times`; `api` tells
+        lgfapi routes from others (the token endpoint)."""
         with self._lock:
             for fault in self._faults:
-                if fault.matches(entity, target):
+                if fault.matches(entity, target, api=api):
                     fault.times -= 1
                     if fault.times <= 0:
                         self._faults.remove(fault)

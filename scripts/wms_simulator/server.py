@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -21,6 +22,7 @@ import orjson
 
 from . import schema
 from .auth import decode_basic
+from .clock import US_PER_SECOND
 from .query import QueryError, parse
 
 if TYPE_CHECKING:
@@ -97,7 +99,9 @@ class Api:
         entity = match["entity"] if match else None
         if self.sim.latency_ms:
             time.sleep(self.sim.latency_ms / 1000)
-        fault = self.sim.faults.take(entity, target)
+        if method == "GET" and entity in schema.ENTITIES and match["item"] is None:
+            self._run_list_callbacks(entity, params)  # first: a callback may add faults
+        fault = self.sim.faults.take(entity, target, api=match is not None)
         if fault is not None:
             if fault.delay_ms:
                 time.sleep(fault.delay_ms / 1000)
@@ -148,7 +152,33 @@ class Api:
             return json_response(200, schema.describe(entity))
         if item is not None:
             return self._one(entity, int(item), api_root)
+        if method == "HEAD":
+            return self._changed_since(entity, params, headers.get("If-Modified-Since"))
         return self._list(entity, params, api_root)
+
+    def _changed_since(self, entity: str, params: list[tuple[str, str]],
+                       if_modified_since: str | None) -> Response:
+        """Oracle's documented change check: HEAD + If-Modified-Since answers 304 when no
+        matching record changed after that time; Last-Modified is the newest mod_ts."""
+        params = [(k, v) for k, v in params if k not in ("ordering", "page", "page_size")]
+        store = self.sim.store
+        try:
+            q = parse(store, entity, [*params, ("ordering", "-mod_ts")], decode_cursor)
+        except QueryError as exc:
+            return error_response(400, details={exc.param: str(exc)})
+        q.page_size = 1
+        with store.lock:
+            newest, _ = self.sim.engine.page(q, 0)
+            if not newest:
+                return error_response(404, "No records found.")
+            seconds = store.tables[entity].rows[newest[0]].mod_ts // US_PER_SECOND
+        headers = {"Last-Modified": formatdate(seconds, usegmt=True)}
+        try:
+            since = parsedate_to_datetime(if_modified_since).timestamp() \
+                if if_modified_since else None
+        except (TypeError, ValueError):
+            since = None  # an unreadable date is ignored, as HTTP says
+        return Response(304 if since is not None and seconds <= since else 200, headers=headers)
 
     def _one(self, entity: str, rid: int, api_root: str) -> Response:
         store = self.sim.store
@@ -158,11 +188,13 @@ class Api:
             record = store.render(entity, rid, api_root)
         return json_response(200, record)
 
-    def _list(self, entity: str, params: list[tuple[str, str]], api_root: str) -> Response:
+    def _run_list_callbacks(self, entity: str, params: list[tuple[str, str]]) -> None:
         with self._counts_lock:
             n = self._list_counts[entity] = self._list_counts.get(entity, 0) + 1
         for callback in list(self.sim.list_callbacks):
             callback(entity, dict(params), n)
+
+    def _list(self, entity: str, params: list[tuple[str, str]], api_root: str) -> Response:
         store = self.sim.store
         try:
             q = parse(store, entity, params, decode_cursor)

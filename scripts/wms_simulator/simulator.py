@@ -70,7 +70,7 @@ class WmsSimulator:
         self._server = SimHttpServer((self.host, self.port), Api(self))
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
+                                        kwargs={"poll_interval": 0.05},
                                         name=f"wms-simulator:{self.port}", daemon=True)
         self._thread.start()
         return self

@@ -86,3 +86,26 @@ def test_latency_applies_to_every_request() -> None:
         started = time.monotonic()
         client.get("order_hdr/1")
         assert time.monotonic() - started < 0.15
+
+
+def test_a_fault_added_by_a_list_callback_hits_that_same_request(fresh_client: Client) -> None:
+    sim = fresh_client.sim
+
+    def fail_second(entity: str, query: dict, n: int) -> None:
+        if n == 2:
+            sim.add_faults(Fault(status=500, entity=entity))
+
+    sim.on_list_request(fail_second)
+    assert [fresh_client.get("order_dtl/").status_code for _ in range(3)] == [200, 500, 200]
+
+
+def test_token_endpoint_only_gets_faults_that_name_it(fresh_client: Client) -> None:
+    sim = fresh_client.sim
+    form = {"grant_type": "client_credentials"}
+    sim.add_faults(Fault(status=503))
+    token = requests.post(sim.token_url, data=form, auth=("wms_client", "wms_secret"), timeout=10)
+    assert token.status_code == 200
+    assert fresh_client.get("order_hdr/").status_code == 503
+    sim.add_faults(Fault(status=502, path_contains="/oauth2/"))
+    token = requests.post(sim.token_url, data=form, auth=("wms_client", "wms_secret"), timeout=10)
+    assert token.status_code == 502

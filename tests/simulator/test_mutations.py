@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 
 import pytest
 from wms_simulator import WmsSimulator
@@ -154,3 +154,18 @@ def test_reads_and_writes_from_many_threads_stay_consistent(fresh_client: Client
     assert all(d["order_id"]["id"] in orders for d in details)
     listed = fresh_client.results("order_dtl", ordering="id", page_size=1000)
     assert [r["id"] for r in listed] == [d["id"] for d in details]
+
+
+def test_head_with_if_modified_since_answers_304_until_a_record_changes() -> None:
+    now = datetime.now(timezone.utc)
+    with WmsSimulator(orders=5, history_end=now - timedelta(hours=1)) as sim:
+        client = Client(sim)
+        url = f"{client.api}/order_dtl/"
+        since = {"If-Modified-Since": format_datetime(now - timedelta(minutes=30), usegmt=True)}
+        unchanged = client.session.head(url, headers=since, timeout=10)
+        assert unchanged.status_code == 304
+        assert parsedate_to_datetime(unchanged.headers["Last-Modified"]) < now - timedelta(hours=1)
+        sim.modify("order_dtl", ids=[2])
+        assert client.session.head(url, headers=since, timeout=10).status_code == 200
+        other_order = client.session.head(url, headers=since, params={"order_id": 3}, timeout=10)
+        assert other_order.status_code == 304, "filters narrow the check"

@@ -82,8 +82,9 @@ def nullable(null_share: float, gen: Generator) -> Generator:
 
 
 def ts_after_create(max_hours: int) -> Generator:
+    """A moment between create_ts and mod_ts (the record was saved when it happened)."""
     span = max_hours * 3600 * US_PER_SECOND
-    return lambda h, row: row.create_ts + h % span
+    return lambda h, row: row.create_ts + h % max(1, min(span, row.mod_ts - row.create_ts + 1))
 
 
 def date_after_create(max_days: int) -> Generator:

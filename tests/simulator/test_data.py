@@ -28,6 +28,9 @@ def test_sizes_follow_the_parameters_and_references_resolve() -> None:
     assert all(a["order_dtl_id"]["id"] in details for a in allocations)
     assert all(o["order_dtl_set"]["result_count"] == 4 for o in orders.values())
     assert Counter(d["order_id"]["id"] for d in details.values()) == dict.fromkeys(orders, 4)
+    for record in allocations:  # what happened to a record happened before its last save
+        if record["picked_ts"] is not None:
+            assert record["create_ts"] <= record["picked_ts"] <= record["mod_ts"]
 
 
 def test_seeded_mod_ts_spread_over_past_days_with_shared_timestamps() -> None:

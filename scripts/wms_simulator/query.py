@@ -1,9 +1,8 @@
 """List queries: lgfapi's filter, ordering, fields and paging parameters, parsed and evaluated.
 
-A parsed query turns into an ordered list of matching ids. `mod_ts` ranges and `mod_ts,id`
-ordering are served from the table's sorted index (bisect + slice); other filters are evaluated
-on that candidate slice only, and the result is cached per data version so later pages of the
-same query cost a slice.
+`mod_ts` and `id` comparisons become bounds on the table's sorted keys (bisect + slice); other
+filters are predicates over record ids, evaluated on the candidate slice or, for wide slices,
+once per table and data version into a cached match set.
 """
 
 from __future__ import annotations
@@ -325,9 +324,14 @@ class QueryEngine:
         if by_ts and q.id_bounds != (None, None):
             lo, hi = q.id_bounds
             ids = [i for i in ids if (lo is None or i >= lo) and (hi is None or i < hi)]
+        table_ids = self.store.tables[q.entity].ids
         for cache_key, pred in q.predicates:
-            matches = self._cached(self._matches, (q.entity, cache_key), lambda p=pred: frozenset(
-                rid for rid in self.store.tables[q.entity].ids if p(rid)))
+            key = (q.entity, cache_key)
+            if len(ids) * 8 < len(table_ids) and (*key, self.store.version) not in self._matches:
+                ids = [i for i in ids if pred(i)]  # a narrow window: cheaper than a table pass
+                continue
+            matches = self._cached(self._matches, key, lambda p=pred: frozenset(
+                rid for rid in table_ids if p(rid)))
             ids = [i for i in ids if i in matches]
         if direction:
             return ids if direction > 0 else ids[::-1]

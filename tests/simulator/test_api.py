@@ -173,6 +173,18 @@ def test_relation_chain_filters_select_through_order_and_detail(client: Client) 
                                        if o["facility_id"]["key"] == "FAC1"}
 
 
+@pytest.mark.parametrize("position", [5, 140], ids=["wide-window", "narrow-window"])
+def test_relation_filter_inside_a_mod_ts_window(client: Client, position: int) -> None:
+    orders = {r["id"]: r["facility_id"]["key"] for r in client.sim.records("order_hdr")}
+    records = sorted(client.sim.records("order_dtl"), key=lambda r: (r["mod_ts"], r["id"]))
+    lo = datetime.fromisoformat(records[position]["mod_ts"]).replace(microsecond=0)
+    rows = client.results("order_dtl", mod_ts__gte=lo.isoformat(), ordering="mod_ts,id",
+                          order_id__facility_id__code="FAC1", page_size=100)
+    assert [r["id"] for r in rows] == [
+        r["id"] for r in records
+        if datetime.fromisoformat(r["mod_ts"]) >= lo and orders[r["order_id"]["id"]] == "FAC1"]
+
+
 def test_lookups_negation_in_range_and_isnull(client: Client) -> None:
     everything = client.sim.records("order_hdr")
     status = everything[0]["status_id"]

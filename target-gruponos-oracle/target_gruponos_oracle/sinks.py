@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import time
 import typing as t
 from dataclasses import dataclass
 
@@ -21,22 +20,25 @@ from target_gruponos_oracle.connector import (
     kind_for_property,
 )
 from target_gruponos_oracle.values import (
+    Check,
+    Column,
     CompiledValidator,
     FieldError,
+    builder_validates,
     canonical_timestamp,
-    converter,
-    make_row_builder,
+    compile_row_builder,
 )
 
-# Singer metadata properties -> their column and kind (names analysts can type unquoted).
+# Singer metadata properties -> their kind and where the row builder takes the value from
+# (column names analysts can type unquoted: SDC_EXTRACTED_AT...).
 METADATA = {
-    "_sdc_extracted_at": Kind("timestamp"),
-    "_sdc_received_at": Kind("timestamp"),
-    "_sdc_batched_at": Kind("timestamp"),
-    "_sdc_deleted_at": Kind("timestamp"),
-    "_sdc_sequence": Kind("integer"),
-    "_sdc_table_version": Kind("integer"),
-    "_sdc_sync_started_at": Kind("integer"),
+    "_sdc_extracted_at": (Kind("timestamp"), "message.get('time_extracted')"),
+    "_sdc_received_at": (Kind("timestamp"), "now"),
+    "_sdc_batched_at": (Kind("timestamp"), "now"),
+    "_sdc_deleted_at": (Kind("timestamp"), "get('_sdc_deleted_at')"),
+    "_sdc_sequence": (Kind("integer"), "millis()"),
+    "_sdc_table_version": (Kind("integer"), "message.get('version')"),
+    "_sdc_sync_started_at": (Kind("integer"), "started"),
 }
 # Kept even without add_record_metadata: ACTIVATE_VERSION and tap-side deletes need them.
 VERSION_METADATA = ("_sdc_table_version", "_sdc_deleted_at")
@@ -104,7 +106,7 @@ def plan_table(
     max_varchar = int(config.get("max_varchar_length", 4000))
     kinds = {
         names[p]: kind_for_property(schema["properties"][p], max_varchar) for p in record_fields
-    } | {names[m]: METADATA[m] for m in metadata}
+    } | {names[m]: METADATA[m][0] for m in metadata}
     keys = [names[k] for k in key_properties]
     keyed = load_method != "append-only" and bool(keys)
     # append-only tables hold every version of a key, so only keyed loads get a primary key
@@ -146,19 +148,16 @@ class OracleSink(SQLSink[OracleConnector]):
         )
         with self.connector._engine.begin() as conn:
             actual = self.connector.evolve_table(conn, plan.table, plan.kinds)
-        converters = [
-            converter(
-                kind, actual[c].length if actual[c].family == "string" else None, dialect.name
-            )
-            for c, kind in plan.kinds.items()
-        ]
         self._plan = plan
-        self._build = make_row_builder(plan.fields, converters)
+        self._build = compile_row_builder(
+            self._columns(plan, actual), dialect.name, self.sync_started_at
+        )
         self._sql, self._params = statements.compile_sql(plan.statement, dialect)
         self._key_slots = [list(plan.kinds).index(k) for k in plan.keys]
         self._guard_slot = list(plan.kinds).index(plan.guard) if plan.guard else None
         self._rows: dict | list = {} if plan.dedupe else []
         self._first_line: int | None = None
+        self._required = self.original_schema.get("required", []) if self.validate_schema else []
 
     @property
     def table_name(self) -> str:
@@ -171,9 +170,28 @@ class OracleSink(SQLSink[OracleConnector]):
         schema = self.config.get("default_target_schema")
         return conform_identifier(schema) if schema else None
 
+    def _columns(self, plan: TablePlan, actual: dict[str, Kind]) -> list[Column]:
+        """Row builder instructions: schema checks (when validating) and column length limits."""
+        properties = self.original_schema["properties"]
+        checked = self.validate_schema and self._validator is None
+        columns = []
+        for field, (column, kind) in zip(plan.fields, plan.kinds.items(), strict=True):
+            if field in plan.metadata:
+                columns.append(Column(field, METADATA[field][1], kind))
+                continue
+            prop = properties[field]
+            limit = actual[column].length if actual[column].family == "string" else None
+            if checked and prop.get("maxLength") is not None:
+                limit = min(limit or prop["maxLength"], prop["maxLength"])
+            check = Check.of(prop) if checked else None
+            columns.append(Column(field, f"get({field!r})", kind, limit, check))
+        return columns
+
     def get_validator(self) -> CompiledValidator | None:
-        """A compiled validator when ``validate_records`` is on (the default)."""
-        return CompiledValidator(self.original_schema) if self.validate_schema else None
+        """fastjsonschema, only when validating a schema the row builder cannot check alone."""
+        if not self.validate_schema or builder_validates(self.original_schema):
+            return None
+        return CompiledValidator(self.original_schema)
 
     # Records ----------------------------------------------------------------------------
 
@@ -184,12 +202,12 @@ class OracleSink(SQLSink[OracleConnector]):
                 self._validator.validate(record)
             for key in self._key_properties:
                 if record.get(key) is None:
-                    raise MissingKeyError(
-                        self.stream_name, line, key, "key property missing or null"
-                    )
-            if self._plan.metadata:
-                record = self._with_metadata(record, message)
-            row = self._build(record)
+                    reason = "key property missing or null"
+                    raise MissingKeyError(self.stream_name, line, key, reason)
+            for field in self._required:
+                if field not in record:
+                    raise FieldError(field, "required property missing")
+            row = self._build(record, message)
         except FieldError as exc:
             raise BadRecordError(self.stream_name, line, exc.field, exc.reason) from exc
         if self._first_line is None:
@@ -200,20 +218,6 @@ class OracleSink(SQLSink[OracleConnector]):
         else:
             self._rows.append(row)
         self.tally_record_read()
-
-    def _with_metadata(self, record: dict, message: dict) -> dict:
-        record = dict(record)
-        deleted = record.get("_sdc_deleted_at")
-        record["_sdc_deleted_at"] = deleted
-        record["_sdc_table_version"] = message.get("version")
-        if self.include_sdc_metadata_properties:
-            now = _now_text()
-            record["_sdc_extracted_at"] = message.get("time_extracted")
-            record["_sdc_received_at"] = now
-            record["_sdc_batched_at"] = now
-            record["_sdc_sequence"] = int(time.time() * 1000)
-            record["_sdc_sync_started_at"] = self.sync_started_at
-        return record
 
     def _keep_latest(self, row: tuple) -> None:
         """In-batch de-duplication: one row per key, the newest by bookmark, else the last."""

@@ -29,20 +29,26 @@ class NumberedReader(SingerReader):
 
     line_number = 0
 
-    def deserialize_json(self, line: str) -> dict:
+    @property
+    def default_input(self) -> t.IO[bytes]:  # type: ignore[override]
+        """Standard input as bytes: the parser reads UTF-8 itself, no decoding pass."""
+        return sys.stdin.buffer
+
+    def deserialize_json(self, line: str | bytes) -> dict:  # type: ignore[override]
         """Parse one line; a line that is not a JSON object fails naming its number."""
         try:
             message = parse_line(line)
         except ValueError as exc:
-            msg = f"line {self.line_number}: not a JSON message ({exc}): {line[:80]!r}"
+            text = line if isinstance(line, str) else line.decode(errors="replace")
+            msg = f"line {self.line_number}: not a JSON message ({exc}): {text[:80]!r}"
             raise InvalidInputLine(msg) from None
         if not isinstance(message, dict) or "type" not in message:
-            msg = f"line {self.line_number}: not a Singer message (no 'type'): {line[:80]!r}"
+            msg = f"line {self.line_number}: not a Singer message (no 'type')"
             raise InvalidInputLine(msg)
         return message
 
     def process_lines(
-        self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict], None]]
+        self, file_input: t.IO | None, callbacks: dict[str, t.Callable[[dict], None]]
     ) -> Counter[str]:
         """Dispatch each message to its callback, counting lines (blank lines are skipped)."""
         stats: Counter[str] = Counter()

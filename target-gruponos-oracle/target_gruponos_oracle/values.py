@@ -1,19 +1,21 @@
-"""From parsed JSON values to driver values: fast line parsing, record validation, row building.
+"""From Singer lines to driver rows: exact parsing, validation and conversion in one pass.
 
-This is the per-record hot path, so it avoids per-record dict copies: one compiled validator
-call, then one generated function that reads each field once and returns the row tuple.
+This is the per-record hot path. A function is generated per stream that reads each field
+once, checks it against the schema (type, nullability, maxLength, date formats) and converts
+it to the value the driver binds, returning the row tuple: no per-record dict copies and no
+generic schema walk. Schemas using keywords outside that set are validated by fastjsonschema.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
-import re
+import time
 import typing as t
+from dataclasses import dataclass
 from decimal import Decimal
 
 import fastjsonschema
-import orjson
+import msgspec
 import simplejson
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
@@ -21,28 +23,20 @@ from singer_sdk.sinks.core import BaseJSONSchemaValidator
 if t.TYPE_CHECKING:
     from target_gruponos_oracle.connector import Kind
 
-# A JSON number orjson would turn into a float that might not hold its exact decimal value:
-# 16+ digits (a double keeps 15 exactly) or an exponent. Lines with one are parsed with Decimal.
-_INEXACT_NUMBER = re.compile(r"[0-9][0-9.]{15}|[0-9.][eE][-+]?[0-9]")
+# JSON floats become Decimal from their literal text: exact, and as fast as orjson.
+_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 
 
-def parse_line(line: str | bytes) -> dict:
-    """Parse one Singer line; every number keeps its exact decimal value.
-
-    orjson is ~3x faster than the standard library; its floats are exact whenever the literal
-    has at most 15 significant digits (then ``repr`` gives the same number back), and other
-    lines fall back to ``json`` with ``Decimal``.
-    """
-    if _INEXACT_NUMBER.search(line if isinstance(line, str) else line.decode()):
-        return json.loads(line, parse_float=Decimal)
+def parse_line(line: str | bytes) -> t.Any:
+    """Parse one Singer line, every number keeping its exact decimal value."""
     try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:  # e.g. integers beyond 64 bits, which json handles
-        return json.loads(line, parse_float=Decimal)
+        return _DECODER.decode(line)
+    except msgspec.DecodeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class FieldError(ValueError):
-    """A value that cannot be stored in its column."""
+    """A value that does not fit its schema or its column."""
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"field '{field}': {reason}")
@@ -50,11 +44,18 @@ class FieldError(ValueError):
         self.reason = reason
 
 
-class CompiledValidator(BaseJSONSchemaValidator):
-    """JSON Schema validation with a compiled validator (fastjsonschema, ~20x jsonschema).
+class RecordInvalid(FieldError, InvalidRecord):
+    """A record that does not match its schema."""
 
-    Formats are not checked here: date-time and date values are parsed when the row is built,
-    which rejects malformed ones with the field named.
+    def __init__(self, field: str, reason: str) -> None:
+        FieldError.__init__(self, field, reason)
+
+
+class CompiledValidator(BaseJSONSchemaValidator):
+    """Full JSON Schema validation (fastjsonschema, ~20x jsonschema), for schemas using keywords
+    the row builder does not check itself (enum, pattern, minimum, nested properties...).
+
+    Formats are left to the row builder, which parses date-time and date values.
     """
 
     def __init__(self, schema: dict) -> None:
@@ -66,7 +67,7 @@ class CompiledValidator(BaseJSONSchemaValidator):
             raise InvalidJSONSchema(msg) from exc
 
     def validate(self, record: dict) -> None:
-        """Raise :class:`FieldError` naming the first field that violates the schema."""
+        """Raise :class:`RecordInvalid` naming the first field that violates the schema."""
         try:
             self._validate(record)
         except fastjsonschema.JsonSchemaValueException as exc:
@@ -74,11 +75,53 @@ class CompiledValidator(BaseJSONSchemaValidator):
             raise RecordInvalid(field, exc.message.replace("data.", "", 1)) from exc
 
 
-class RecordInvalid(FieldError, InvalidRecord):
-    """A record that does not match its schema."""
+# What the row builder checks itself; anything else in a schema goes to CompiledValidator.
+_OWN_PROPERTY_KEYWORDS = {"type", "maxLength", "format", "description", "title", "default"}
+_OWN_SCHEMA_KEYWORDS = {"type", "properties", "required", "$schema", "description", "title"}
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "integer": (int,),
+    "number": (int, Decimal, float),
+    "string": (str,),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list, tuple),
+}
 
-    def __init__(self, field: str, reason: str) -> None:
-        FieldError.__init__(self, field, reason)
+
+def builder_validates(schema: dict) -> bool:
+    """True when the generated row builder checks every keyword ``schema`` uses."""
+    if not set(schema) <= _OWN_SCHEMA_KEYWORDS or schema.get("additionalProperties") is False:
+        return False
+    return all(
+        isinstance(prop, dict) and set(prop) <= _OWN_PROPERTY_KEYWORDS and "type" in prop
+        for prop in schema.get("properties", {}).values()
+    )
+
+
+@dataclass(frozen=True)
+class Check:
+    """The schema check of one property: Python types allowed, whether null is."""
+
+    types: frozenset[type]
+    nullable: bool
+    description: str  # "number or null", for messages
+
+    @classmethod
+    def of(cls, prop: dict) -> Check:
+        names = [prop["type"]] if isinstance(prop["type"], str) else list(prop["type"])
+        types = frozenset(tp for name in names for tp in _PYTHON_TYPES.get(name, ()))
+        return cls(types, "null" in names, " or ".join(names))
+
+
+@dataclass(frozen=True)
+class Column:
+    """How one column's value is obtained, checked and converted."""
+
+    field: str  # the property named in messages
+    source: str  # Python expression over ``record``, ``get``, ``message`` and ``now``
+    kind: Kind
+    limit: int | None = None  # most characters allowed (strings)
+    check: Check | None = None  # None: not validated (metadata, or validation off)
 
 
 # Converters: JSON value (never None) -> driver value -------------------------------------
@@ -116,92 +159,137 @@ def _date(value: t.Any) -> str:
 
 
 def _decimal_text(value: t.Any) -> str:
+    """Exact decimal text (SQLite keeps it verbatim in a TEXT-affinity column)."""
     if isinstance(value, float):
-        text = repr(value)
-        return format(Decimal(text), "f") if "e" in text or "n" in text else text
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return str(int(value))
+        value = Decimal(repr(value))
+    text = str(value)
+    return format(value, "f") if "E" in text else text
 
 
 def _decimal(value: t.Any) -> Decimal | int:
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return value if isinstance(value, (Decimal, int)) else Decimal(str(value))
+    """Decimal or int (python-oracledb binds both to NUMBER exactly)."""
+    return Decimal(repr(value)) if isinstance(value, float) else value
 
 
 def _json_text(value: t.Any) -> str:
     return simplejson.dumps(value, use_decimal=True, separators=(",", ":"))
 
 
-def _text(limit: int | None) -> t.Callable[[t.Any], str]:
-    def convert(value: t.Any) -> str:
-        text = value if isinstance(value, str) else _json_text(value)
-        if limit is not None and len(text) > limit:
-            msg = f"{len(text)} characters do not fit the column's {limit}"
-            raise ValueError(msg)
-        return text
-
-    return convert
+def _int_or_fail(field: str, value: t.Any, check: Check) -> t.Any:
+    """A value whose type the check does not list: integral numbers still pass as integers."""
+    if int in check.types and isinstance(value, (float, Decimal)) and value == int(value):
+        return int(value)
+    raise FieldError(field, f"{value!r} must be {check.description}")
 
 
-def converter(kind: Kind, limit: int | None, dialect_name: str) -> t.Callable | None:
-    """The conversion for a column of ``kind`` (``limit``: its character length), or None."""
-    family = kind.family
-    if family == "timestamp":
-        return _timestamp
-    if family == "date":
-        return _date
-    if family == "number":
+def _too_long(field: str, value: str, limit: int) -> t.NoReturn:
+    raise FieldError(field, f"{len(value)} characters, more than the {limit} allowed")
+
+
+_CONVERTERS: dict[str, t.Callable] = {
+    "timestamp": _timestamp,
+    "date": _date,
+    "json": _json_text,
+}
+
+
+def _converter(kind: Kind, dialect_name: str) -> t.Callable | None:
+    if kind.family == "number":
         return _decimal if dialect_name == "oracle" else _decimal_text
-    if family == "boolean":
-        return int
-    if family == "json":
-        return _json_text
-    if family in ("string", "clob"):
-        return _text(limit)
-    return None  # integers (validated) and unknown columns go as they are
+    return _CONVERTERS.get(kind.family)
 
 
-def make_row_builder(
-    fields: list[str], converters: list[t.Callable | None]
-) -> t.Callable[[dict], tuple]:
-    """A function ``record -> row tuple`` reading each field once (generated: no inner loop).
+def compile_row_builder(
+    columns: list[Column], dialect_name: str, sync_started_at: int | None = None
+) -> t.Callable[[dict, dict], tuple]:
+    """Generate ``build(record, message) -> row`` for ``columns``.
 
-    On a bad value it raises :class:`FieldError` naming the field.
+    Bad values raise :class:`FieldError` naming the field.
     """
-    namespace: dict[str, t.Any] = {}
-    items = []
-    for i, (field, conv) in enumerate(zip(fields, converters, strict=False)):
-        if conv is None:
-            items.append(f"get({field!r})")
-        else:
-            namespace[f"c{i}"] = conv
-            items.append(f"(None if (v := get({field!r})) is None else c{i}(v))")
-    source = "def build(record):\n    get = record.get\n    return (" + ", ".join(items) + ",)\n"
-    exec(compile(source, "<row builder>", "exec"), namespace)
-    fast = namespace["build"]
+    env: dict[str, t.Any] = {
+        "FieldError": FieldError,
+        "too_long": _too_long,
+        "retype": _int_or_fail,
+        "as_text": _json_text,
+        "clock": _Clock(),
+        "started": sync_started_at,
+        "millis": lambda: int(time.time() * 1000),
+    }
+    body = ["def build(record, message):", "    get = record.get", "    now = clock()"]
+    for i, column in enumerate(columns):
+        env[f"col{i}"] = column
+        body += _column_code(i, column, _converter(column.kind, dialect_name), env)
+    body.append("    return (" + "".join(f"v{i}, " for i in range(len(columns))) + ")")
+    exec(compile("\n".join(body), "<row builder>", "exec"), env)
+    fast = env["build"]
+    converters = [(c.field, _converter(c.kind, dialect_name)) for c in columns]
 
-    def build(record: dict) -> tuple:
+    def build(record: dict, message: dict) -> tuple:
         try:
-            return fast(record)
+            return fast(record, message)
+        except FieldError:
+            raise
         except (ValueError, TypeError, AttributeError, ArithmeticError):
-            _raise_field_error(record, fields, converters)
+            _raise_field_error(record, converters)
             raise
 
     return build
 
 
-def _raise_field_error(
-    record: dict, fields: list[str], converters: list[t.Callable | None]
-) -> None:
+def _column_code(i: int, column: Column, convert: t.Callable | None, env: dict) -> list[str]:
+    """Source lines computing ``v{i}``: fetch, check, convert."""
+    v, field, check = f"v{i}", repr(column.field), column.check
+    lines = [f"    {v} = {column.source}", f"    if {v} is not None:"]
+    if check is not None:
+        env[f"types{i}"] = check.types
+        lines.append(
+            f"        if {v}.__class__ not in types{i}: {v} = retype({field}, {v}, col{i}.check)"
+        )
+    if column.kind.family in ("string", "clob"):
+        if check is None or not check.types <= {str}:
+            lines.append(f"        if {v}.__class__ is not str: {v} = as_text({v})")
+        if column.limit is not None:
+            limit = column.limit
+            lines.append(f"        if len({v}) > {limit}: too_long({field}, {v}, {limit})")
+    elif column.kind.family == "boolean":
+        lines.append(f"        {v} = 1 if {v} else 0")
+    elif convert is not None:
+        env[f"convert{i}"] = convert
+        lines.append(f"        {v} = convert{i}({v})")
+    else:
+        lines.append("        pass")
+    if check is not None and not check.nullable:
+        lines.append(f"    elif {field} in record:")
+        lines.append(
+            f"        raise FieldError({field}, 'null, must be ' + col{i}.check.description)"
+        )
+    return lines
+
+
+class _Clock:
+    """The current UTC time as text, recomputed at most once per millisecond."""
+
+    def __init__(self) -> None:
+        self._ms = 0
+        self._text = ""
+
+    def __call__(self) -> str:
+        ms = int(time.time() * 1000)
+        if ms != self._ms:
+            self._ms = ms
+            now = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
+            self._text = now.isoformat(timespec="microseconds")
+        return self._text
+
+
+def _raise_field_error(record: dict, converters: list[tuple[str, t.Callable | None]]) -> None:
     """Find which field failed (the slow path, only after a failure)."""
-    for field, conv in zip(fields, converters, strict=False):
+    for field, convert in converters:
         value = record.get(field)
-        if conv is None or value is None:
+        if convert is None or value is None:
             continue
         try:
-            conv(value)
+            convert(value)
         except (ValueError, TypeError, AttributeError, ArithmeticError) as exc:
             reason = str(exc) or type(exc).__name__
             raise FieldError(field, f"{reason} (value {str(value)[:60]!r})") from exc

@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Benchmark target-gruponos-oracle on SQLite against a minimal loader (the floor).
+
+Generates order-detail-like records (31 fields: timestamps with -03:00 offsets, decimals,
+nulls) into a .singer file, then runs, each as its own process reading that file:
+
+- floor: json-parse each line, plain sqlite3 executemany of the same rows into a table of
+  the same shape, committing per batch (``--floor-json orjson`` for a faster floor);
+- the target with load_method=upsert and with append-only (validation on, the defaults).
+
+Reports whole-process seconds, rows/s, the ratio to the floor and peak RSS (from wait4),
+and peak RSS for two input sizes, to show memory follows the batch size, not the input.
+
+    python scripts/bench_target.py                 # 200,000 records
+    python scripts/bench_target.py --records 20000 # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+STREAM = "order_details"
+OFFSET = datetime.timezone(datetime.timedelta(hours=-3))
+
+FIELDS: dict[str, dict] = {
+    "id": {"type": "integer"},
+    "order_id_id": {"type": ["integer", "null"]},
+    "order_id_key": {"type": ["string", "null"], "maxLength": 50},
+    "item_id_id": {"type": ["integer", "null"]},
+    "item_id_key": {"type": ["string", "null"], "maxLength": 50},
+    "seq_nbr": {"type": ["integer", "null"]},
+    "ord_qty": {"type": ["number", "null"]},
+    "orig_ord_qty": {"type": ["number", "null"]},
+    "alloc_qty": {"type": ["number", "null"]},
+    "cost": {"type": ["number", "null"]},
+    "sale_price": {"type": ["number", "null"]},
+    "status_id": {"type": ["integer", "null"]},
+    **{f"cust_field_{i}": {"type": ["string", "null"], "maxLength": 50} for i in range(1, 6)},
+    **{f"cust_date_{i}": {"type": ["string", "null"], "format": "date"} for i in (1, 2)},
+    **{f"cust_decimal_{i}": {"type": ["number", "null"]} for i in (1, 2)},
+    **{f"cust_number_{i}": {"type": ["integer", "null"]} for i in (1, 2)},
+    "po_nbr": {"type": ["string", "null"], "maxLength": 50},
+    "create_ts": {"type": ["string", "null"], "format": "date-time"},
+    "create_user": {"type": ["string", "null"], "maxLength": 30},
+    "mod_ts": {"type": ["string", "null"], "format": "date-time"},
+    "mod_user": {"type": ["string", "null"], "maxLength": 30},
+    "uom_id_id": {"type": ["integer", "null"]},
+    "uom_id_key": {"type": ["string", "null"], "maxLength": 10},
+}
+# The floor's table: the same columns and declared types the target creates on SQLite.
+SQLITE_TYPES = {"integer": "BIGINT", "number": "DECIMAL_TEXT", "date": "DATE"}
+
+
+def _declared(prop: dict) -> str:
+    types = [prop["type"]] if isinstance(prop["type"], str) else prop["type"]
+    if prop.get("format") == "date-time":
+        return "TIMESTAMP WITH TIME ZONE"
+    if prop.get("format") == "date":
+        return "DATE"
+    if "string" in types:
+        return f"VARCHAR({prop['maxLength']})"
+    return SQLITE_TYPES[types[0]]
+
+
+def _record(n: int, rng: random.Random, start: datetime.datetime) -> dict:
+    created = start + datetime.timedelta(seconds=n * 3, microseconds=rng.randrange(1_000_000))
+    modified = created + datetime.timedelta(minutes=rng.randrange(600))
+    qty = rng.randrange(1, 500_000) / 1000
+
+    def maybe(value: object, p_null: float = 0.3) -> object:
+        return None if rng.random() < p_null else value
+
+    return {
+        "id": n + 1,
+        "order_id_id": n // 4 + 1,
+        "order_id_key": f"ORD-{n // 4 + 1:08d}",
+        "item_id_id": rng.randrange(1, 5000),
+        "item_id_key": f"ITEM-{rng.randrange(1, 5000):05d}",
+        "seq_nbr": n % 4 + 1,
+        "ord_qty": qty,
+        "orig_ord_qty": qty,
+        "alloc_qty": round(qty * rng.random(), 3),
+        "cost": rng.randrange(100, 1_000_000) / 100,
+        "sale_price": rng.randrange(100, 2_000_000) / 100,
+        "status_id": rng.choice((0, 10, 20, 30, 90)),
+        **{f"cust_field_{i}": maybe(f"custom {i}-{rng.randrange(1000)}") for i in range(1, 6)},
+        "cust_date_1": maybe((created.date() + datetime.timedelta(days=7)).isoformat()),
+        "cust_date_2": maybe(created.date().isoformat(), 0.8),
+        "cust_decimal_1": maybe(rng.randrange(1, 10**6) / 10**4),
+        "cust_decimal_2": maybe(rng.randrange(1, 10**6) / 10**4, 0.8),
+        "cust_number_1": maybe(rng.randrange(1000)),
+        "cust_number_2": maybe(rng.randrange(1000), 0.8),
+        "po_nbr": maybe(f"PO-{rng.randrange(10**6):07d}"),
+        "create_ts": created.isoformat(timespec="microseconds"),
+        "create_user": f"user{rng.randrange(50)}",
+        "mod_ts": modified.isoformat(timespec="microseconds"),
+        "mod_user": f"user{rng.randrange(50)}",
+        "uom_id_id": rng.randrange(1, 5),
+        "uom_id_key": rng.choice(("EA", "BOX", "KG", "PAL")),
+    }
+
+
+def generate(path: Path, records: int) -> None:
+    """Write SCHEMA, the RECORDs and a STATE every 10,000 records."""
+    rng = random.Random(7)
+    start = datetime.datetime(2026, 1, 1, 8, tzinfo=OFFSET)
+    schema = {"type": "object", "properties": FIELDS}
+    with path.open("w") as out:
+        message = {"type": "SCHEMA", "stream": STREAM, "schema": schema, "key_properties": ["id"]}
+        out.write(json.dumps({**message, "bookmark_properties": ["mod_ts"]}) + "\n")
+        for n in range(records):
+            record = _record(n, rng, start)
+            out.write(json.dumps({"type": "RECORD", "stream": STREAM, "record": record}) + "\n")
+            if (n + 1) % 10_000 == 0:
+                value = {"bookmarks": {STREAM: {"replication_key_value": record["mod_ts"]}}}
+                out.write(json.dumps({"type": "STATE", "value": value}) + "\n")
+
+
+FLOOR = """
+import sqlite3, sys, {parser} as parser
+path, db, batch, fields, columns = sys.argv[1:]
+batch, fields = int(batch), fields.split(",")
+conn = sqlite3.connect(db)
+conn.execute(f"CREATE TABLE WMS_ORDER_DETAILS ({{columns}})")
+sql = f"INSERT INTO WMS_ORDER_DETAILS VALUES ({{','.join('?' * len(fields))}})"
+rows = []
+with open(path, "rb") as lines:
+    for line in lines:
+        message = parser.loads(line)
+        if message["type"] == "RECORD":
+            record = message["record"]
+            rows.append(tuple([record.get(f) for f in fields]))
+            if len(rows) == batch:
+                conn.executemany(sql, rows)
+                conn.commit()
+                rows = []
+conn.executemany(sql, rows)
+conn.commit()
+"""
+
+
+def run_measured(command: list[str], stdin_path: Path | None = None) -> tuple[float, float]:
+    """Run a process to completion; return (wall seconds, peak RSS in MB) from wait4."""
+    stdin = stdin_path.open("rb") if stdin_path else subprocess.DEVNULL
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if stdin_path:
+        stdin.close()
+    if process.returncode != 0:
+        raise SystemExit(f"{command[0]} failed with exit code {process.returncode}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def run_floor(singer: Path, db: Path, batch: int, parser: str) -> tuple[float, float]:
+    columns = ", ".join(f"{name.upper()} {_declared(prop)}" for name, prop in FIELDS.items())
+    code = FLOOR.format(parser=parser)
+    argv = [str(singer), str(db), str(batch), ",".join(FIELDS), columns]
+    return run_measured([sys.executable, "-c", code, *argv])
+
+
+def run_target(singer: Path, workdir: Path, name: str, **config: object) -> tuple[float, float]:
+    db = workdir / f"{name}.db"
+    db.unlink(missing_ok=True)
+    config_path = workdir / f"{name}.json"
+    config_path.write_text(json.dumps({"sqlalchemy_url": f"sqlite:///{db}", **config}))
+    target = shutil.which("target-gruponos-oracle", path=str(Path(sys.executable).parent))
+    return run_measured([target or "target-gruponos-oracle", "--config", str(config_path)], singer)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--floor-json", choices=("json", "orjson"), default="json")
+    parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        singer = workdir / f"order_details_{args.records}.singer"
+        if not singer.exists():
+            generate(singer, args.records)
+        small = workdir / f"order_details_{args.records // 4}.singer"
+        if not small.exists():
+            generate(small, args.records // 4)
+        size_mb = singer.stat().st_size / 2**20
+        print(f"{args.records:,} records, {len(FIELDS)} fields, {size_mb:.0f} MB", end="; ")
+        print(f"batch {args.batch_size:,}")
+
+        floor_db = workdir / "floor.db"
+        floor_db.unlink(missing_ok=True)
+        floor_s, floor_rss = run_floor(singer, floor_db, args.batch_size, args.floor_json)
+        results = [(f"floor ({args.floor_json} + sqlite3 executemany)", floor_s, floor_rss)]
+        for method in ("upsert", "append-only"):
+            seconds, rss = run_target(
+                singer, workdir, method, load_method=method, batch_size_rows=args.batch_size
+            )
+            results.append((f"target {method}", seconds, rss))
+
+        print(f"{'run':44} {'seconds':>8} {'rows/s':>9} {'x floor':>8} {'peak RSS MB':>12}")
+        for name, seconds, rss in results:
+            rate = args.records / seconds
+            print(f"{name:44} {seconds:8.2f} {rate:9,.0f} {seconds / floor_s:8.2f} {rss:12.0f}")
+
+        _, small_rss = run_target(
+            small, workdir, "upsert_small", load_method="upsert", batch_size_rows=args.batch_size
+        )
+        print(
+            f"peak RSS, upsert: {args.records // 4:,} records {small_rss:.0f} MB, "
+            f"{args.records:,} records {results[1][2]:.0f} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import repeat
 from typing import Any
 
 from . import schema
@@ -47,7 +48,7 @@ class Table:
     rows: dict[int, Row] = field(default_factory=dict)
     ids: list[int] = field(default_factory=list)  # sorted (new ids are always the highest)
     index: list[tuple[int, int]] = field(default_factory=list)  # (mod_ts, id), sorted
-    children: dict[int, list[int]] = field(default_factory=dict)  # id -> child ids
+    children: dict[int, list[int] | range] = field(default_factory=dict)  # id -> child ids
     next_id: int = 1
 
     def rebuild_index(self) -> None:
@@ -89,21 +90,21 @@ class DataStore:
             table = self.tables[name]
             rng = random.Random(f"{self.seed}:{name}")
             stamps = _seed_timestamps(rng, count, end, span)
-            ages = [int(rng.random() ** 3 * 2 * _US_PER_DAY) if rng.random() < 0.7 else 0
-                    for _ in range(count)]
+            # 30% never modified since creation; the rest created up to two days earlier.
+            creates = [ts - (0 if u < 0.3 else int(((u - 0.3) / 0.7) ** 3 * 2 * _US_PER_DAY))
+                       for ts, u in zip(stamps, [rng.random() for _ in range(count)], strict=True)]
+            ids = range(1, count + 1)
             k = per_parent.get(name, 0)
-            parents = self.tables[PARENT_OF[name]] if name in PARENT_OF else None
-            rows = table.rows
-            for i in range(count):
-                rid = i + 1
-                parent = i // k + 1 if k else None
-                rows[rid] = Row(rid, parent, i % k + 1 if k else 0, stamps[i] - ages[i], stamps[i])
-            if parents is not None:
-                parents.children = {p: list(range((p - 1) * k + 1, p * k + 1))
-                                    for p in parents.rows}
-            table.ids = list(range(1, count + 1))
+            parents = [i // k + 1 for i in range(count)] if k else repeat(None)
+            seqs = [i % k + 1 for i in range(count)] if k else repeat(0)
+            # In place: getters and render plans hold on to this dict.
+            table.rows.update(zip(ids, map(Row, ids, parents, seqs, creates, stamps), strict=True))
+            table.ids = list(ids)
+            table.index = sorted(zip(stamps, ids, strict=True))
             table.next_id = count + 1
-            table.rebuild_index()
+            if k:  # ranges until a child is added or removed (see _children_list)
+                self.tables[PARENT_OF[name]].children = {
+                    p: range((p - 1) * k + 1, p * k + 1) for p in range(1, count // k + 1)}
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -236,7 +237,7 @@ class DataStore:
             table.next_id += 1
             seq = 0
             if parent is not None:
-                siblings = self.tables[PARENT_OF[entity]].children.setdefault(parent, [])
+                siblings = self._children_list(PARENT_OF[entity], parent)
                 seq = max((table.rows[s].seq for s in siblings), default=0) + 1
                 siblings.append(rid)
             table.rows[rid] = Row(rid, parent, seq, min(now, stamp), stamp, changes or None)
@@ -283,11 +284,18 @@ class DataStore:
         row = table.rows.pop(rid)
         del table.ids[bisect.bisect_left(table.ids, rid)]
         del table.index[bisect.bisect_left(table.index, (row.mod_ts, rid))]
-        if row.parent is not None:
-            siblings = self.tables[PARENT_OF[entity]].children.get(row.parent)
-            if siblings:  # None when the parent itself is being deleted
-                siblings.remove(rid)
+        parents = self.tables[PARENT_OF[entity]] if row.parent is not None else None
+        if parents is not None and row.parent in parents.children:  # else: deleted with it
+            self._children_list(parents.entity, row.parent).remove(rid)
         gone.setdefault(entity, []).append(rid)
+
+    def _children_list(self, entity: str, rid: int) -> list[int]:
+        """The mutable child list of one record (generated ones start as ranges)."""
+        children = self.tables[entity].children
+        kids = children.get(rid)
+        if not isinstance(kids, list):
+            kids = children[rid] = list(kids or ())
+        return kids
 
     def _restamp(self, table: Table, ids: list[int], stamp: int) -> None:
         if len(ids) * 20 > len(table.rows):

@@ -47,6 +47,17 @@ class NumberedReader(SingerReader):
             raise InvalidInputLine(msg)
         return message
 
+    def assert_line_requires(self, line_dict: dict, requires: set[str]) -> None:  # type: ignore[override]
+        """A message missing a required key fails naming the line and the keys."""
+        missing = requires - set(line_dict)
+        if missing:
+            msg = f"line {self.line_number}: message lacks {', '.join(sorted(missing))}"
+            raise InvalidInputLine(msg)
+
+    def _process_unknown_message(self, message_dict: dict) -> None:
+        msg = f"line {self.line_number}: unknown message type {message_dict['type']!r}"
+        raise InvalidInputLine(msg)
+
     def process_lines(
         self, file_input: t.IO | None, callbacks: dict[str, t.Callable[[dict], None]]
     ) -> Counter[str]:

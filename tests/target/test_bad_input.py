@@ -74,3 +74,19 @@ def test_database_errors_never_show_the_password(loader):
     assert result.returncode == 1
     assert "Sup3r-S3cret" not in result.stderr + result.stdout
     assert "wms_loader:***@127.0.0.1:9" in result.stderr
+
+
+def test_schema_keywords_beyond_the_row_builder_are_still_validated(loader):
+    props = {"id": {"type": "integer"}, "ord_qty": {"type": ["number", "null"], "minimum": 0}}
+    result = loader.run_process([schema(properties=props), record(id=1, ord_qty=-2)])
+
+    assert result.returncode == 1
+    assert "line 2, field 'ord_qty'" in result.stderr
+    assert "must be bigger than or equal to 0" in result.stderr
+
+
+def test_unknown_message_type_names_its_line(loader):
+    result = loader.run_process([schema(), {"type": "BOGUS"}])
+
+    assert result.returncode == 1
+    assert "line 2: unknown message type 'BOGUS'" in result.stderr

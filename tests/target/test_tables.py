@@ -124,3 +124,28 @@ def test_narrower_schema_keeps_the_wider_column(loader):
 
     assert loader.columns()["ORDER_ID_KEY"] == "VARCHAR(30)"
     assert [r["ORDER_ID_KEY"] for r in loader.rows()] == ["K" * 30, "short"]
+
+
+def test_stream_maps_and_flattening_shape_the_table(loader):
+    props = {
+        "id": {"type": "integer"},
+        "secret": {"type": ["string", "null"]},
+        "dims": {"type": ["object", "null"], "properties": {"width": {"type": ["number", "null"]}}},
+    }
+    loader.run(
+        [schema(properties=props, bookmarks=None), record(id=1, secret="x", dims={"width": 2.5})],
+        stream_maps={"order_details": {"secret": "__NULL__"}},
+        flattening_enabled=True,
+        flattening_max_depth=1,
+    )
+
+    assert loader.rows() == [
+        {"ID": 1, "DIMS__WIDTH": "2.5", "SDC_DELETED_AT": None, "SDC_TABLE_VERSION": None}
+    ]
+
+
+def test_without_validation_values_still_fit_their_columns(loader):
+    loader.run([schema(), detail(1, status_id="7", cust_field_1=42)], validate_records=False)
+
+    row = loader.rows()[0]
+    assert (row["STATUS_ID"], row["CUST_FIELD_1"]) == (7, "42")

@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+import urllib.error
 import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,9 +69,15 @@ def _serve(args: argparse.Namespace) -> int:
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
-    with sim:
+    try:
+        sim.start()
+    except OSError as exc:
+        sys.exit(f"wms-simulator: cannot listen on {args.host}:{args.port}: {exc.strerror}")
+    try:
         print(sim.base_url, flush=True)
         done.wait()
+    finally:
+        sim.stop()
     return 0
 
 
@@ -109,6 +116,8 @@ def _post(root: str, route: str, payload: dict[str, Any]) -> Any:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         sys.exit(f"wms-simulator mutate: {route} failed with {exc.code}: {exc.read().decode()}")
+    except urllib.error.URLError as exc:
+        sys.exit(f"wms-simulator mutate: no simulator at {root}: {exc.reason}")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ class QueryError(ValueError):
 Predicate = Callable[[int], bool]
 Bounds = tuple[int | None, int | None]  # [lo, hi)
 # Comparisons that become bounds on a sorted key (mod_ts index, id list).
-_BOUND_LOOKUPS = ("gt", "gte", "lt", "lte", "range")
+_BOUND_LOOKUPS = ("exact", "gt", "gte", "lt", "lte", "range")
 
 
 @dataclass
@@ -209,7 +209,7 @@ def _narrow(bounds: Bounds, key: str, lookup: str, raw: str, ftype: str) -> Boun
         new = [(_coerce(key, a, ftype), None), (None, _coerce(key, b, ftype) + 1)]
     else:
         v = _coerce(key, raw, ftype)
-        new = [{"gt": (v + 1, None), "gte": (v, None), "lt": (None, v),
+        new = [{"exact": (v, v + 1), "gt": (v + 1, None), "gte": (v, None), "lt": (None, v),
                 "lte": (None, v + 1)}[lookup]]
     lo, hi = bounds
     for new_lo, new_hi in new:

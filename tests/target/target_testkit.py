@@ -114,6 +114,16 @@ class Loader:
             check=False,
         )
 
+    def start_process(self, **config: t.Any) -> subprocess.Popen:
+        """Start the target with pipes, for tests that feed it gradually or kill it."""
+        return subprocess.Popen(
+            [*TARGET_CMD, "--config", str(self.config_file(**config))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
     def rows(self, table: str = "WMS_ORDER_DETAILS", order: str = "ID") -> list[dict]:
         with sqlite3.connect(self.db) as conn:
             conn.row_factory = sqlite3.Row

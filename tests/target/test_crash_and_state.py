@@ -6,11 +6,10 @@ import datetime
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 
-from target_testkit import TARGET_CMD, Loader, detail, schema, singer_text
+from target_testkit import Loader, detail, schema, singer_text
 
 START = datetime.datetime(2026, 1, 5, 10, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=-3)))
 
@@ -49,14 +48,7 @@ def test_killed_target_rerun_from_last_state_matches_an_uninterrupted_run(tmp_pa
 
     crashed = Loader(tmp_path / "crashed")
     (tmp_path / "crashed").mkdir()
-    config = crashed.config_file(batch_size_rows=40)
-    process = subprocess.Popen(
-        [*TARGET_CMD, "--config", str(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process = crashed.start_process(batch_size_rows=40)
     states: list[dict] = []
     reader = threading.Thread(
         target=lambda: states.extend(json.loads(line) for line in process.stdout), daemon=True
@@ -83,6 +75,8 @@ def test_killed_target_rerun_from_last_state_matches_an_uninterrupted_run(tmp_pa
     committed = {row[0]: row[1] for row in _table(crashed)}
     assert all(committed.get(key, -1) >= status for key, status in covered.items())
 
+    assert _table(crashed) != _table(reference)  # the kill really cut the load short
+
     crashed.run(_resume_from(messages, states[-1]), batch_size_rows=40)
 
     assert _table(crashed) == _table(reference)
@@ -91,14 +85,7 @@ def test_killed_target_rerun_from_last_state_matches_an_uninterrupted_run(tmp_pa
 
 def test_each_state_reaches_stdout_after_its_rows_are_committed(tmp_path, loader):
     messages = _stream(ids=60, updates=1, state_every=7)
-    config = loader.config_file(batch_size_rows=10)
-    process = subprocess.Popen(
-        [*TARGET_CMD, "--config", str(config)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process = loader.start_process(batch_size_rows=10)
     process.stdin.write(singer_text(messages))
     process.stdin.close()
     checked = 0

@@ -183,6 +183,11 @@ def relation(name: str, target: str, gen: Generator | None = None, **kw: Any) ->
     return _f(name, "relation", gen, target=target, **kw)
 
 
+def status(values: tuple[int, ...]) -> Field:
+    """`status_id`: a relation in the metadata, yet served as a bare integer (no target)."""
+    return _f("status_id", "relation", choice(*values), required="Y")
+
+
 def _audit() -> list[Field]:
     users = choice("INTEGRATION", "JSILVA", "MSOUZA", "WMSADMIN")
     return [
@@ -230,7 +235,7 @@ ORDER_HDR = [
     _f("id", "pk", source=ID, required="Y"),
     varchar("order_nbr", 50, from_id("ORD{:08d}"), required="Y"),
     relation("order_type_id", "order_type", required="Y"),
-    _f("status_id", "integer", choice(*_STATUSES_HDR), required="Y"),
+    status(_STATUSES_HDR),
     relation("facility_id", "facility", lambda h, row: 1 if h % 10 < 7 else 2, required="Y"),
     relation("company_id", "company", lambda h, row: 1 if h % 20 < 17 else 2, required="Y"),
     _f("ord_date", "datetime", ts_after_create(2)),
@@ -269,7 +274,7 @@ ORDER_DTL = [
     relation("ordered_uom_id", "uom"),
     _f("ordered_uom_qty", "decimal", decimal(1, 100, 4)),
     relation("uom_id", "uom"),
-    _f("status_id", "integer", choice(*_STATUSES_DTL), required="Y"),
+    status(_STATUSES_DTL),
     relation("batch_number_id", "batch_number", nullable(0.7, integer(1, 99999))),
     relation("invn_attr_id", "invn_attr", nullable(0.8, integer(1, 99999))),
     relation("ob_lpn_type_id", "ob_lpn_type", nullable(0.5, choice(1, 2))),
@@ -303,7 +308,7 @@ ALLOCATION = [
     varchar("pick_locn_str", 50, lambda h, row: f"A{h % 40:02d}-{h % 97:02d}-{h % 5}"),
     varchar("pick_user", 25, nullable(0.5, choice("JSILVA", "MSOUZA", "RF01"))),
     _f("picked_ts", "datetime", nullable(0.5, ts_after_create(48))),
-    _f("status_id", "integer", choice(*_STATUSES_ALLOC), required="Y"),
+    status(_STATUSES_ALLOC),
     relation("task_id", "task", nullable(0.3, integer(1, 10**7))),
     _f("task_seq_nbr", "integer", integer(1, 60)),
     relation("to_inventory_id", "inventory", nullable(0.5, integer(1, 10**7))),

@@ -150,7 +150,9 @@ class DataStore:
         """Per field: (name, source, generator, salt, how to serve, relation target, key fn)."""
         plan = []
         for f in table.fields.values():
-            serve = _SERVE.get(f.type, _PLAIN) if not f.is_set else _PLAIN
+            serve = _SERVE.get(f.type, _PLAIN)
+            if f.is_set or (serve == _RELATION and f.target is None):
+                serve = _PLAIN  # links are built apart; status_id is a bare integer
             key_fn = self._key_function(f.target) if serve == _RELATION else None
             plan.append((f.name, f.source, f.gen, f.salt, serve, f.target, key_fn))
         return plan

@@ -41,6 +41,7 @@ def test_describe_reports_types_lengths_and_the_tenant_custom_field(client: Clie
     assert fields["order_id"]["type"] == "relation"
     assert fields["mod_ts"]["type"] == "datetime"
     assert fields["ord_qty"]["type"] == "decimal"
+    assert fields["status_id"]["type"] == "relation", "served as a bare integer all the same"
     assert "mod_ts" in body["parameters"]
     record = client.get("order_dtl/1").json()
     assert set(record) == set(fields)

@@ -137,6 +137,8 @@ class DataStore:
 
     def _key_function(self, entity: str) -> Callable[[int], str | None]:
         """id -> the `key` of a related-field object pointing at `entity`."""
+        if entity in schema.LOOKUP_TABLES:
+            return schema.LOOKUP_TABLES[entity].get
         if schema.is_lookup(entity):
             return lambda rid: schema.lookup_key(entity, rid)
         if entity == "order_hdr":
@@ -147,14 +149,18 @@ class DataStore:
         return str
 
     def _render_plan(self, table: Table) -> list[tuple]:
-        """Per field: (name, source, generator, salt, how to serve, relation target, key fn)."""
+        """Per field: (name, source, generator, salt, how to serve, url path, key fn)."""
         plan = []
         for f in table.fields.values():
             serve = _SERVE.get(f.type, _PLAIN)
             if f.is_set or (serve == _RELATION and f.target is None):
                 serve = _PLAIN  # links are built apart; status_id is a bare integer
             key_fn = self._key_function(f.target) if serve == _RELATION else None
-            plan.append((f.name, f.source, f.gen, f.salt, serve, f.target, key_fn))
+            # Relations to entities this API does not expose get a blank url.
+            path = f"/entity/{f.target}/" if f.target in self.tables else None
+            if f.source == CHILDREN:
+                path = f"{path}?{schema.PARENT_FIELD[f.target]}="
+            plan.append((f.name, f.source, f.gen, f.salt, serve, path, key_fn))
         return plan
 
     def render(self, entity: str, rid: int, api_root: str,
@@ -169,7 +175,7 @@ class DataStore:
             wanted = set(only)
             plan = [step for step in plan if step[0] in wanted]
         out: dict[str, Any] = {}
-        for name, src, gen, salt, serve, target, key_fn in plan:
+        for name, src, gen, salt, serve, path, key_fn in plan:
             if src == GEN:
                 v = changes[name] if name in changes else gen(field_hash(base, salt), row)
             elif src == MOD_TS:
@@ -183,10 +189,8 @@ class DataStore:
             elif src == SEQ:
                 v = row.seq
             elif src == CHILDREN:
-                out[name] = {
-                    "result_count": len(table.children.get(rid, ())),
-                    "url": f"{api_root}/entity/{target}/?{schema.PARENT_FIELD[target]}={rid}",
-                }
+                out[name] = {"result_count": len(table.children.get(rid, ())),
+                             "url": f"{api_root}{path}{rid}"}
                 continue
             else:  # NO_SET: a link this simulator does not model
                 out[name] = None
@@ -199,8 +203,7 @@ class DataStore:
                 out[name] = v.isoformat()
             else:
                 out[name] = {"id": v, "key": key_fn(v),
-                             "url": f"{api_root}/entity/{target}/{v}"
-                             if target in self.tables else ""}
+                             "url": f"{api_root}{path}{v}" if path else ""}
         return out
 
     # --- mutations -------------------------------------------------------------------------

@@ -236,6 +236,17 @@ def alter_column_ddl(
     ]
 
 
+def unique_key_ddl(table: sa.Table, keys: list[str], dialect: Dialect) -> str:
+    """A unique index on ``keys`` (for a keyed load into a table created without a key).
+
+    Fails, naming the index, if the table already holds one key twice.
+    """
+    index = sa.Index(
+        conform_identifier(f"{table.name}_KEY"), *(table.c[k] for k in keys), unique=True
+    )
+    return str(sa.schema.CreateIndex(index).compile(dialect=dialect))
+
+
 def widening_column(column: str) -> str:
     """Name of the temporary column used while a column is rebuilt."""
     return conform_identifier(f"{column}__WIDEN")
@@ -330,6 +341,16 @@ class OracleConnector(SQLConnector):
             for col in inspector.get_columns(table.name, schema=table.schema)
         }
 
+    def _has_unique_key(self, conn: sa.Connection, table: sa.Table, keys: list[str]) -> bool:
+        inspector = sa.inspect(conn)
+        wanted = {k.upper() for k in keys}
+        pk = inspector.get_pk_constraint(table.name, schema=table.schema)["constrained_columns"]
+        indexes = inspector.get_indexes(table.name, schema=table.schema)
+        return {c.upper() for c in pk} == wanted or any(
+            index["unique"] and {str(c).upper() for c in index["column_names"]} == wanted
+            for index in indexes
+        )
+
     def evolve_table(
         self, conn: sa.Connection, table: sa.Table, wanted: dict[str, Kind]
     ) -> dict[str, Kind]:
@@ -338,7 +359,12 @@ class OracleConnector(SQLConnector):
         if existing is None:
             conn.execute(sa.schema.CreateTable(table))
             return dict(wanted)
-        for statement in evolution_ddl(table, wanted, existing, self.dialect):
+        ddl = evolution_ddl(table, wanted, existing, self.dialect)
+        keys = [c.name for c in table.primary_key.columns]
+        if keys and not self._has_unique_key(conn, table, keys):
+            # created by an append-only load: keyed loads need the keys unique
+            ddl.append(unique_key_ddl(table, keys, self.dialect))
+        for statement in ddl:
             self.logger.info("Schema change: %s", statement)
             conn.exec_driver_sql(statement)
         return existing

@@ -112,3 +112,11 @@ def test_state_is_emitted_after_the_rows_it_covers(loader):
 
     assert states[-1] == state(2)["value"]
     assert [r["ID"] for r in loader.rows()] == [1, 2]
+
+
+def test_upsert_into_a_table_first_loaded_append_only(loader):
+    loader.run([schema(), detail(1, T0, status_id=1)], load_method="append-only")
+    loader.run([schema(), detail(1, T1, status_id=2), detail(2, T1, status_id=2)])
+    loader.run([schema(), detail(2, T2, status_id=3)])
+
+    assert [(r["ID"], r["STATUS_ID"]) for r in loader.rows()] == [(1, 2), (2, 3)]

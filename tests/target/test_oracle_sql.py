@@ -11,7 +11,13 @@ import re
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 from target_gruponos_oracle import statements
-from target_gruponos_oracle.connector import Kind, evolution_ddl, kind_from_declared, sql_type
+from target_gruponos_oracle.connector import (
+    Kind,
+    evolution_ddl,
+    kind_from_declared,
+    sql_type,
+    unique_key_ddl,
+)
 from target_gruponos_oracle.sinks import DELETED_COLUMN, VERSION_COLUMN, plan_table
 from target_testkit import DETAIL_PROPERTIES
 
@@ -174,3 +180,9 @@ def test_types_the_target_created_read_back_as_themselves():
         assert kind_from_declared(declared).family == (
             "clob" if kind.family == "json" else kind.family
         )
+
+
+def test_keyed_load_into_a_keyless_table_adds_a_unique_index():
+    ddl = unique_key_ddl(_plan().table, ["ID"], ORACLE)
+
+    assert ddl == 'CREATE UNIQUE INDEX "WMS_ORDER_DETAILS_KEY" ON "WMS_ORDER_DETAILS" ("ID")'

@@ -55,7 +55,7 @@ class Admin:
 
 def _modify(sim: WmsSimulator, data: dict) -> dict:
     ids = sim.modify(data["entity"], ids=data.get("ids"), count=data.get("count"),
-                     changes=data.get("changes"))
+                     changes=data.get("changes"), mod_ts=data.get("mod_ts"))
     return {"entity": data["entity"], "ids": ids}
 
 

@@ -293,10 +293,15 @@ class QueryEngine:
         self._results: OrderedDict[tuple, list[int]] = OrderedDict()
         self._matches: OrderedDict[tuple, frozenset[int]] = OrderedDict()
         self._cache_size = cache_size
+        self._cache_version = store.version
 
     def page(self, q: ListQuery, start: int) -> tuple[list[int], int]:
         """(ids of the page beginning at position `start`, total matches); caller holds the
         store lock."""
+        if self._cache_version != self.store.version:  # data changed: nothing cached holds
+            self._results.clear()
+            self._matches.clear()
+            self._cache_version = self.store.version
         table = self.store.tables[q.entity]
         by_ts = q.ts_bounds != (None, None) or (bool(q.ordering) and q.ordering[0][0] == "mod_ts")
         keys: list = table.index if by_ts else table.ids
@@ -327,7 +332,7 @@ class QueryEngine:
         table_ids = self.store.tables[q.entity].ids
         for cache_key, pred in q.predicates:
             key = (q.entity, cache_key)
-            if len(ids) * 8 < len(table_ids) and (*key, self.store.version) not in self._matches:
+            if len(ids) * 8 < len(table_ids) and key not in self._matches:
                 ids = [i for i in ids if pred(i)]  # a narrow window: cheaper than a table pass
                 continue
             matches = self._cached(self._matches, key, lambda p=pred: frozenset(
@@ -338,7 +343,6 @@ class QueryEngine:
         return self._sort(q, ids)
 
     def _cached(self, cache: OrderedDict, key: tuple, compute: Callable[[], Any]) -> Any:
-        key = (*key, self.store.version)
         value = cache.get(key)
         if value is None:
             value = cache[key] = compute()

@@ -26,6 +26,7 @@ from .clock import US_PER_SECOND
 from .query import QueryError, parse
 
 if TYPE_CHECKING:
+    from .faults import Fault
     from .simulator import WmsSimulator
 
 logger = logging.getLogger("wms_simulator")
@@ -102,26 +103,28 @@ class Api:
         if method == "GET" and entity in schema.ENTITIES and match["item"] is None:
             self._run_list_callbacks(entity, params)  # first: a callback may add faults
         fault = self.sim.faults.take(entity, target, api=match is not None)
-        if fault is not None:
-            if fault.delay_ms:
-                time.sleep(fault.delay_ms / 1000)
-            if fault.drop_connection:
-                response = Response(0, drop=True)
-            elif fault.truncate_body or (fault.status < 400 and fault.body is None):
-                response = self._route(method, path, match, params, headers, body)
-                if fault.truncate_body:
-                    response.body = response.body[: len(response.body) // 2]
-            else:
-                response = self._fault_response(fault)
-        else:
+        if fault is None:
             response = self._route(method, path, match, params, headers, body)
+        else:
+            response = self._faulty(fault, lambda: self._route(method, path, match, params,
+                                                               headers, body))
         self.sim.request_log.append({"method": method, "path": path, "query": dict(params),
                                      "status": None if response.drop else response.status,
                                      "entity": entity})
         return response
 
     @staticmethod
-    def _fault_response(fault: Any) -> Response:
+    def _faulty(fault: Fault, answer: Callable[[], Response]) -> Response:
+        """The response a fault turns this request into (`answer` gives the normal one)."""
+        if fault.delay_ms:
+            time.sleep(fault.delay_ms / 1000)
+        if fault.drop_connection:
+            return Response(0, drop=True)
+        if fault.truncate_body or (fault.status < 400 and fault.body is None):
+            response = answer()
+            if fault.truncate_body:
+                response.body = response.body[: len(response.body) // 2]
+            return response
         extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
         if fault.body is None:
             return error_response(fault.status, **extra)

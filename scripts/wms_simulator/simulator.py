@@ -120,11 +120,11 @@ class WmsSimulator:
             return {name: self.store.count(name) for name in schema.ENTITIES}
 
     def modify(self, entity: str, ids: Iterable[int] | None = None, count: int | None = None,
-               changes: dict[str, Any] | None = None) -> list[int]:
-        """Set mod_ts = now (one timestamp for the whole call) plus optional field changes.
-        Without ids, `count` records are picked by the seeded random generator."""
+               changes: dict[str, Any] | None = None, *, mod_ts: Any = None) -> list[int]:
+        """Set mod_ts = now (one timestamp for the whole call; or `mod_ts`) plus optional field
+        changes. Without ids, `count` records are picked by the seeded random generator."""
         self._check_entity(entity)
-        return self.store.modify(entity, ids, count, changes)
+        return self.store.modify(entity, ids, count, changes, mod_ts)
 
     def insert_order(self, details: int = 2, allocations_per_detail: int = 1,
                      mod_ts: Any = None) -> dict[str, list[int]]:

@@ -58,7 +58,8 @@ def _measure_pages(sim: WmsSimulator, args: argparse.Namespace) -> None:
         "order_dtl same, page_mode=sequenced": {**window, "page_mode": "sequenced", **size},
         "order_dtl ordering=id, id__gt=<half>": {"ordering": "id",
                                                  "id__gt": len(index) // 2, **size},
-        "order_dtl page 100 of ordering=mod_ts,id": {"ordering": "mod_ts,id", "page": 100, **size},
+        "order_dtl middle page of ordering=mod_ts,id": {
+            "ordering": "mod_ts,id", "page": max(1, len(index) // args.page_size // 2), **size},
         "allocation facility chain filter + mod_ts window": {**window, **fac1, **size},
     }
     print(f"server time per request (page_size={args.page_size}; first after a data change, "

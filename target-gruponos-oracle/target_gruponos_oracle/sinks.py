@@ -255,10 +255,10 @@ class OracleSink(SQLSink[OracleConnector]):
                     conn.execute(statements.delete_all_statement(self._plan.table))
                     self.connector.emptied_tables.add(self._plan.table.name)
                 conn.exec_driver_sql(self._sql, self._parameters(rows))
-        except sa.exc.DBAPIError as exc:
+        except (sa.exc.DBAPIError, OverflowError) as exc:
             msg = (
                 f"stream '{self.stream_name}', lines {first}-{last}: the database refused "
-                f"the batch (nothing of it was committed): {exc.orig}"
+                f"the batch (nothing of it was committed): {getattr(exc, 'orig', exc)}"
             )
             raise DatabaseError(msg) from None
         self.logger.info("Committed %d rows into %s", len(rows), self._plan.table.name)

@@ -186,6 +186,10 @@ def _too_long(field: str, value: str, limit: int) -> t.NoReturn:
     raise FieldError(field, f"{len(value)} characters, more than the {limit} allowed")
 
 
+def _out_of_range(field: str, value: int) -> t.NoReturn:
+    raise FieldError(field, f"{value} does not fit the column's integer range")
+
+
 _CONVERTERS: dict[str, t.Callable] = {
     "timestamp": _timestamp,
     "date": _date,
@@ -209,6 +213,9 @@ def compile_row_builder(
     env: dict[str, t.Any] = {
         "FieldError": FieldError,
         "too_long": _too_long,
+        "out_of_range": _out_of_range,
+        # NUMBER(19) on Oracle; SQLite integers are 64-bit
+        "INT_BOUND": 10**19 if dialect_name == "oracle" else 2**63,
         "retype": _int_or_fail,
         "as_text": _json_text,
         "clock": _Clock(),
@@ -253,6 +260,8 @@ def _column_code(i: int, column: Column, convert: t.Callable | None, env: dict) 
             lines.append(f"        if len({v}) > {limit}: too_long({field}, {v}, {limit})")
     elif column.kind.family == "boolean":
         lines.append(f"        {v} = 1 if {v} else 0")
+    elif column.kind.family == "integer" and check is not None:
+        lines.append(f"        if not -INT_BOUND < {v} < INT_BOUND: out_of_range({field}, {v})")
     elif convert is not None:
         env[f"convert{i}"] = convert
         lines.append(f"        {v} = convert{i}({v})")

@@ -36,8 +36,9 @@ def test_non_json_line_names_its_line(loader):
         (detail(3, cust_field_1="x" * 51), "cust_field_1", "51 characters, more than the 50"),
         (detail(3, mod_ts="yesterday"), "mod_ts", "date-time"),
         (record(order_id_id=3), "id", "key property missing"),
+        (detail(3, status_id=2**63), "status_id", "does not fit the column's integer range"),
     ],
-    ids=["schema-mismatch", "too-long", "bad-date-time", "missing-key"],
+    ids=["schema-mismatch", "too-long", "bad-date-time", "missing-key", "integer-overflow"],
 )
 def test_bad_record_names_stream_line_and_field(loader, bad, field, reason):
     _assert_fails_cleanly(
@@ -90,3 +91,14 @@ def test_unknown_message_type_names_its_line(loader):
 
     assert result.returncode == 1
     assert "line 2: unknown message type 'BOGUS'" in result.stderr
+
+
+def test_batch_the_database_refuses_is_reported_with_its_lines(loader):
+    bad = detail(3, status_id=2**63)  # unchecked without validation: SQLite refuses it
+    _assert_fails_cleanly(
+        loader,
+        bad,
+        f"lines {BAD_LINE}-{BAD_LINE}",
+        "the database refused the batch",
+        validate_records=False,
+    )

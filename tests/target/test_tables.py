@@ -149,3 +149,13 @@ def test_without_validation_values_still_fit_their_columns(loader):
 
     row = loader.rows()[0]
     assert (row["STATUS_ID"], row["CUST_FIELD_1"]) == (7, "42")
+
+
+def test_schema_change_within_one_run_keeps_pending_rows(loader):
+    wider = {**DETAIL_PROPERTIES, "po_nbr": {"type": ["string", "null"], "maxLength": 20}}
+    loader.run(
+        [schema(), detail(1), detail(2), schema(properties=wider), detail(3, po_nbr="PO-3")],
+        batch_size_rows=100,
+    )
+
+    assert [(r["ID"], r["PO_NBR"]) for r in loader.rows()] == [(1, None), (2, None), (3, "PO-3")]

@@ -26,6 +26,8 @@ class Admin:
         route = route.strip("/")
         try:
             data = orjson.loads(body) if body else {}
+            if isinstance(data, dict):
+                data = _Payload(data)
             return self._dispatch(method, route, dict(params), data)
         except (KeyError, ValueError, TypeError) as exc:
             status = 404 if isinstance(exc, KeyError) else 400
@@ -51,6 +53,13 @@ class Admin:
                 sim.request_log.clear()
             return json_response(200, sim.request_log)
         return error_response(404, f"No admin route {method} /_sim/{route}")
+
+
+class _Payload(dict):
+    """A JSON body: a missing key is the caller's mistake (400), not a missing record (404)."""
+
+    def __missing__(self, key: str) -> Any:
+        raise ValueError(f"missing '{key}' in the JSON body")
 
 
 def _modify(sim: WmsSimulator, data: dict) -> dict:

@@ -105,3 +105,24 @@ def test_fresh_project_adds_the_plugins_from_the_hub_definitions_and_runs_them(
     finally:
         con.close()
     assert counts == expected
+
+
+def test_prod_takes_connection_settings_only_from_environment_variables(tmp_path: Path) -> None:
+    env = clean_environ() | {"MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}"}
+
+    def prod_config(plugin: str, **variables: str) -> dict:
+        cmd = [MELTANO, "--environment", "prod", "config", "--unsafe", "print", plugin]
+        return json.loads(run(cmd, env=env | variables).stdout)
+
+    connection = {"base_url", "username", "password", "sqlalchemy_url", "host", "service_name"}
+    assert not connection & set(prod_config("tap-gruponos-wms"))
+    target = prod_config("target-gruponos-oracle")
+    assert not connection & set(target)
+    assert target["load_method"] == "upsert", "behaviour settings are shared by all environments"
+
+    tap = prod_config(
+        "tap-gruponos-wms--full",
+        TAP_GRUPONOS_WMS_BASE_URL="https://wms.example/prod_env",
+        TAP_GRUPONOS_WMS_PASSWORD="s3cret",
+    )
+    assert (tap["base_url"], tap["password"]) == ("https://wms.example/prod_env", "s3cret")

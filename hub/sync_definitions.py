@@ -57,7 +57,13 @@ PLUGINS = (
         label="Oracle WMS Cloud (GrupoNos)",
         settings_group_validation=(
             ("base_url", "username", "password"),
-            ("base_url", "auth_method", "oauth_client_id", "oauth_client_secret"),
+            (
+                "base_url",
+                "auth_method",
+                "oauth_token_url",
+                "oauth_client_id",
+                "oauth_client_secret",
+            ),
         ),
         keywords=("oracle", "wms", "lgfapi", "meltano_sdk"),
     ),

@@ -157,6 +157,7 @@ class OracleSink(SQLSink[OracleConnector]):
         self._guard_slot = list(plan.kinds).index(plan.guard) if plan.guard else None
         self._rows: dict | list = {} if plan.dedupe else []
         self._first_line: int | None = None
+        self._max_rows = self.max_size
         self._required = self.original_schema.get("required", []) if self.validate_schema else []
 
     @property
@@ -195,8 +196,11 @@ class OracleSink(SQLSink[OracleConnector]):
 
     # Records ----------------------------------------------------------------------------
 
-    def accept(self, record: dict, message: dict, line: int | None) -> None:
-        """Validate and convert one record into the pending batch; errors name line and field."""
+    def accept(self, record: dict, message: dict, line: int | None) -> bool:
+        """Validate and convert one record into the pending batch; errors name line and field.
+
+        Returns whether the batch is full.
+        """
         try:
             if self._validator is not None:
                 self._validator.validate(record)
@@ -218,6 +222,7 @@ class OracleSink(SQLSink[OracleConnector]):
         else:
             self._rows.append(row)
         self.tally_record_read()
+        return self._batch_records_read >= self._max_rows
 
     def _keep_latest(self, row: tuple) -> None:
         """In-batch de-duplication: one row per key, the newest by bookmark, else the last."""

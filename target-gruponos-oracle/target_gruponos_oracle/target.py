@@ -65,7 +65,7 @@ class NumberedReader(SingerReader):
         stats: Counter[str] = Counter()
         for number, line in enumerate(file_input or self.default_input, start=1):
             self.line_number = number
-            if not line.strip():
+            if line.isspace():
                 continue
             message = self.deserialize_json(line)
             callback = callbacks.get(message["type"])
@@ -170,20 +170,20 @@ class TargetGruponosOracle(SQLTarget):
         """Per-record fast path: map, validate + convert into the sink, drain when full."""
         stream = message_dict.get("stream")
         record = message_dict.get("record")
+        line = self._line
         if not isinstance(stream, str) or not isinstance(record, dict):
-            raise InputError(str(stream), self._line, None, "RECORD needs 'stream' and 'record'")
+            raise InputError(str(stream), line, None, "RECORD needs 'stream' and 'record'")
         stream_maps = self.mapper.stream_maps.get(stream)
         if not stream_maps:
-            raise RecordBeforeSchemaError(stream, self._line, None, "RECORD before its SCHEMA")
+            raise RecordBeforeSchemaError(stream, line, None, "RECORD before its SCHEMA")
         for stream_map in stream_maps:
             mapped = stream_map.transform(record if len(stream_maps) == 1 else copy.copy(record))
             if mapped is None:  # filtered out by a stream map
                 continue
             sink = self._sinks_active[stream_map.stream_alias]
-            sink.accept(mapped, message_dict, self._line)
+            full = sink.accept(mapped, message_dict, line)
             sink.record_counter_metric.increment()
-            if sink.is_full:
-                # drain everything, so the STATE written next covers every committed row
+            if full:  # drain everything, so the STATE written next covers every committed row
                 self.drain_all()
         self._handle_max_record_age()
 

@@ -213,6 +213,10 @@ def compile_row_builder(
     env: dict[str, t.Any] = {
         "FieldError": FieldError,
         "too_long": _too_long,
+        "dialect": "oracle" if dialect_name == "oracle" else "sqlite",
+        "Decimal": Decimal,
+        "parse_timestamp": datetime.datetime.fromisoformat,
+        "parse_date": datetime.date.fromisoformat,
         "out_of_range": _out_of_range,
         # NUMBER(19) on Oracle; SQLite integers are 64-bit
         "INT_BOUND": 10**19 if dialect_name == "oracle" else 2**63,
@@ -243,36 +247,56 @@ def compile_row_builder(
     return build
 
 
+# Conversion lines per column family: the common case is inlined (a call per field costs as
+# much as the work), the rest goes to the family's converter ``convert{i}``.
+_INLINE = {
+    "boolean": ["{v} = 1 if {v} else 0"],
+    "timestamp": [  # already canonical text: only check that it parses
+        "if {v}.__class__ is str and len({v}) == 32 and {v}[10] == 'T' and {v}[19] == '.'"
+        " and {v}[26] in '+-': parse_timestamp({v})",
+        "else: {v} = convert{i}({v})",
+    ],
+    "date": [
+        "if {v}.__class__ is str and len({v}) == 10: parse_date({v})",
+        "else: {v} = convert{i}({v})",
+    ],
+    "number-sqlite": [
+        "if {v}.__class__ is Decimal and 'E' not in (t := str({v})): {v} = t",
+        "else: {v} = convert{i}({v})",
+    ],
+    "number-oracle": ["if {v}.__class__ is float: {v} = convert{i}({v})"],
+    "json": ["{v} = convert{i}({v})"],
+    "integer": ["pass"],
+    "other": ["pass"],
+}
+
+
 def _column_code(i: int, column: Column, convert: t.Callable | None, env: dict) -> list[str]:
     """Source lines computing ``v{i}``: fetch, check, convert."""
-    v, field, check = f"v{i}", repr(column.field), column.check
-    lines = [f"    {v} = {column.source}", f"    if {v} is not None:"]
+    v, field, check, family = f"v{i}", repr(column.field), column.check, column.kind.family
+    lines = [f"{v} = {column.source}", f"if {v} is not None:"]
     if check is not None:
         env[f"types{i}"] = check.types
         lines.append(
-            f"        if {v}.__class__ not in types{i}: {v} = retype({field}, {v}, col{i}.check)"
+            f"    if {v}.__class__ not in types{i}: {v} = retype({field}, {v}, col{i}.check)"
         )
-    if column.kind.family in ("string", "clob"):
+    if family in ("string", "clob"):
         if check is None or not check.types <= {str}:
-            lines.append(f"        if {v}.__class__ is not str: {v} = as_text({v})")
+            lines.append(f"    if {v}.__class__ is not str: {v} = as_text({v})")
         if column.limit is not None:
-            limit = column.limit
-            lines.append(f"        if len({v}) > {limit}: too_long({field}, {v}, {limit})")
-    elif column.kind.family == "boolean":
-        lines.append(f"        {v} = 1 if {v} else 0")
-    elif column.kind.family == "integer" and check is not None:
-        lines.append(f"        if not -INT_BOUND < {v} < INT_BOUND: out_of_range({field}, {v})")
-    elif convert is not None:
-        env[f"convert{i}"] = convert
-        lines.append(f"        {v} = convert{i}({v})")
+            lines.append(
+                f"    if len({v}) > {column.limit}: too_long({field}, {v}, {column.limit})"
+            )
+    elif family == "integer" and check is not None:
+        lines.append(f"    if not -INT_BOUND < {v} < INT_BOUND: out_of_range({field}, {v})")
     else:
-        lines.append("        pass")
+        env[f"convert{i}"] = convert
+        key = f"number-{env['dialect']}" if family == "number" else family
+        lines += ["    " + line.format(v=v, i=i) for line in _INLINE[key]]
     if check is not None and not check.nullable:
-        lines.append(f"    elif {field} in record:")
-        lines.append(
-            f"        raise FieldError({field}, 'null, must be ' + col{i}.check.description)"
-        )
-    return lines
+        lines.append(f"elif {field} in record:")
+        lines.append(f"    raise FieldError({field}, 'null, must be ' + col{i}.check.description)")
+    return ["    " + line for line in lines]
 
 
 class _Clock:

@@ -8,6 +8,7 @@ once per table and data version into a cached match set.
 from __future__ import annotations
 
 import bisect
+import functools
 import operator
 from collections import OrderedDict
 from collections.abc import Callable
@@ -150,16 +151,20 @@ def _resolve_chain(
 
 
 def _chain_getter(store: DataStore, steps: list[tuple[str, str]]) -> Callable[[int], Any]:
-    getters = [store.getter(ent, name) for ent, name in steps]
-    if len(getters) == 1:
-        return getters[0]
+    """id -> value at the end of a relation chain. Past the first step, results are memoised
+    per related id (many allocations share an order); a getter lives for one request, which
+    runs under the store lock, so the data cannot change underneath the memo."""
+    first, *rest = [store.getter(ent, name) for ent, name in steps]
+    if not rest:
+        return first
+    rest = [functools.cache(g) for g in rest]
 
     def value(rid: int) -> Any:
-        v: Any = rid
-        for g in getters:
-            v = g(v)
+        v: Any = first(rid)
+        for g in rest:
             if v is None:
                 return None
+            v = g(v)
         return v
 
     return value

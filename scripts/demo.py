@@ -25,7 +25,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-WAREHOUSE = ROOT / "output" / "warehouse.db"
 TABLES = ("WMS_ORDER_HEADERS", "WMS_ORDER_DETAILS", "WMS_ALLOCATIONS")
 JOB_STATE_IDS = (
     "dev:tap-gruponos-wms--full-to-target-gruponos-oracle",
@@ -40,6 +39,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--modify", type=int, default=20, help="records the WMS changes")
     parser.add_argument("--insert", type=int, default=5, help="orders the WMS adds")
     parser.add_argument("--delete", type=int, default=2, help="orders the WMS deletes")
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=ROOT / "output" / "warehouse.db",
+        help="SQLite file the target loads (the dev environment's by default)",
+    )
     return parser.parse_args()
 
 
@@ -86,9 +91,9 @@ def simulator(port: int, orders: int) -> Iterator[str]:
             proc.kill()
 
 
-def table_contents() -> dict[str, dict[object, tuple]]:
+def table_contents(warehouse: Path) -> dict[str, dict[object, tuple]]:
     """Each table's business content by ID (metadata columns left out)."""
-    con = sqlite3.connect(WAREHOUSE)
+    con = sqlite3.connect(warehouse)
     try:
         contents = {}
         for table in TABLES:
@@ -103,7 +108,7 @@ def table_contents() -> dict[str, dict[object, tuple]]:
         con.close()
 
 
-def report(before: dict, after: dict, timings: dict[str, float]) -> None:
+def report(before: dict, after: dict, timings: dict[str, float], warehouse: Path) -> None:
     print(f"\n{'table':<20}{'rows':>8}{'inserted':>10}{'updated':>9}")
     print(f"{'':<28}{'(by the incremental run)':>19}")
     for table in TABLES:
@@ -117,7 +122,7 @@ def report(before: dict, after: dict, timings: dict[str, float]) -> None:
     print(
         "\nDeletions in the WMS reach the tables with the next full sync (rows soft-deleted "
         "through SDC_DELETED_AT):\n  .venv/bin/meltano run full-sync\n"
-        f"Inspect the warehouse: sqlite3 {WAREHOUSE.relative_to(ROOT)}"
+        f"Inspect the warehouse: sqlite3 {warehouse}"
     )
 
 
@@ -130,11 +135,12 @@ def main() -> int:
         MELTANO_ENVIRONMENT="dev",
         MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
         TAP_GRUPONOS_WMS_BASE_URL=f"http://127.0.0.1:{args.port}/gruponos_test",
+        TARGET_GRUPONOS_ORACLE_SQLALCHEMY_URL=f"sqlite:///{args.warehouse.resolve()}",
     )
     timings: dict[str, float] = {}
     step("meltano install", [meltano, "install"], env, timings)
-    WAREHOUSE.parent.mkdir(exist_ok=True)
-    WAREHOUSE.unlink(missing_ok=True)
+    args.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    args.warehouse.unlink(missing_ok=True)
     for state_id in JOB_STATE_IDS:
         step("reset job states", [meltano, "state", "clear", "--force", state_id], env, timings)
     with simulator(args.port, args.orders) as url:
@@ -142,7 +148,7 @@ def main() -> int:
         # production from its own bookmark (its first run would otherwise read everything).
         full_sync_started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         step("meltano run full-sync", [meltano, "run", "full-sync"], env, timings)
-        before = table_contents()
+        before = table_contents(args.warehouse)
         mutate = [
             str(BIN / "wms-simulator"),
             "mutate",
@@ -165,8 +171,8 @@ def main() -> int:
             dict(env, TAP_GRUPONOS_WMS_START_DATE=full_sync_started),
             timings,
         )
-        after = table_contents()
-    report(before, after, timings)
+        after = table_contents(args.warehouse)
+    report(before, after, timings, args.warehouse)
     return 0
 
 

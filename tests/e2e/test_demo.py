@@ -1,0 +1,50 @@
+"""Command 1 of the README (scripts/demo.sh minus the bootstrap it starts with)."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import clean_environ, run
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_demo_reports_what_the_incremental_run_changed(meltano_installed: None, tmp_path: Path):
+    env = clean_environ() | {"MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}"}
+    cmd = [
+        sys.executable,
+        "scripts/demo.py",
+        "--port",
+        str(free_port()),
+        "--orders",
+        "30",
+        "--modify",
+        "3",
+        "--insert",
+        "2",
+        "--delete",
+        "0",
+        "--warehouse",
+        str(tmp_path / "warehouse.db"),
+    ]
+    out = run(cmd, env=env, timeout=600).stdout
+
+    rows = {
+        line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith("WMS_")
+    }
+    # 30 orders x 3 details x 1 allocation, then 2 new orders of 2 details with 1 allocation
+    assert rows == {
+        "WMS_ORDER_HEADERS": ["32", "2", "3"],
+        "WMS_ORDER_DETAILS": ["94", "4", "3"],
+        "WMS_ALLOCATIONS": ["94", "4", "3"],
+    }
+    assert "meltano run full-sync" in out and "meltano run incremental-sync" in out

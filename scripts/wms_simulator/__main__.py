@@ -75,6 +75,9 @@ def _serve(args: argparse.Namespace) -> int:
         sys.exit(f"wms-simulator: cannot listen on {args.host}:{args.port}: {exc.strerror}")
     try:
         print(sim.base_url, flush=True)
+        counts = ", ".join(f"{n} {entity}" for entity, n in sim.counts().items())
+        print(f"wms-simulator: serving {counts} (seed {args.seed}); admin at {sim.root_url}/_sim/",
+              file=sys.stderr, flush=True)
         done.wait()
     finally:
         sim.stop()

@@ -13,6 +13,7 @@ import operator
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from typing import Any
 
 from . import schema
@@ -23,13 +24,20 @@ MAX_PAGE_SIZE = 1250
 DEFAULT_PAGE_SIZE = 100
 CONTROL_PARAMS = {"page", "page_size", "page_mode", "cursor", "ordering", "fields", "format"}
 _COMPARE = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
-_TRANSFORMS: dict[str, Callable[[int], int]] = {
-    "year": lambda us: from_us(us).year,
-    "month": lambda us: from_us(us).month,
-    "day": lambda us: from_us(us).day,
-    "hour": lambda us: from_us(us).hour,
-    "minute": lambda us: from_us(us).minute,
-    "week_day": lambda us: from_us(us).isoweekday() % 7 + 1,  # 1 = Sunday, as Django
+
+
+def _as_datetime(value: int | date) -> datetime:
+    """Internal date-time (epoch microseconds) or date -> datetime in facility time."""
+    return from_us(value) if isinstance(value, int) else datetime.combine(value, time())
+
+
+_TRANSFORMS: dict[str, Callable[[Any], int]] = {
+    "year": lambda v: _as_datetime(v).year,
+    "month": lambda v: _as_datetime(v).month,
+    "day": lambda v: _as_datetime(v).day,
+    "hour": lambda v: _as_datetime(v).hour,
+    "minute": lambda v: _as_datetime(v).minute,
+    "week_day": lambda v: _as_datetime(v).isoweekday() % 7 + 1,  # 1 = Sunday, as Django
 }
 LOOKUPS = {"exact", "iexact", "contains", "icontains", "startswith", "endswith", "in", "range",
            "isnull", *_COMPARE}

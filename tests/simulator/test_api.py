@@ -285,6 +285,16 @@ def test_year_and_hour_transforms(client: Client) -> None:
         r["id"] for r in records if datetime.fromisoformat(r["mod_ts"]).hour == hour}
 
 
+def test_date_transforms_work_on_date_fields(client: Client) -> None:
+    records = client.sim.records("order_hdr")
+    month = records[0]["req_ship_date"][:7]
+    rows = client.results("order_hdr", req_ship_date__month=int(month[5:]),
+                          req_ship_date__year=int(month[:4]), page_size=100)
+    assert {r["id"] for r in rows} == {r["id"] for r in records
+                                       if r["req_ship_date"].startswith(month)}
+    assert client.get("order_hdr/", order_nbr__year=2026).status_code == 400
+
+
 def _facility_by_allocation(sim: WmsSimulator) -> dict[int, str]:
     orders = {r["id"]: r["facility_id"]["key"] for r in sim.records("order_hdr")}
     details = {r["id"]: orders[r["order_id"]["id"]] for r in sim.records("order_dtl")}

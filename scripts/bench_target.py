@@ -4,8 +4,9 @@
 Generates order-detail-like records (31 fields: timestamps with -03:00 offsets, decimals,
 nulls) into a .singer file, then runs, each as its own process reading that file:
 
-- floor: json-parse each line, plain sqlite3 executemany of the same rows into a table of
-  the same shape, committing per batch (``--floor-json orjson`` for a faster floor);
+- the floor: json-parse each line (stdlib ``json``; also orjson and msgspec, faster parsers,
+  for comparison), plain sqlite3 executemany of the same rows into a table of the same
+  columns and types, committing per batch;
 - the target with load_method=upsert and with append-only (validation on, the defaults).
 
 Reports whole-process seconds, rows/s, the ratio to the floor and peak RSS (from wait4),
@@ -127,7 +128,8 @@ def generate(path: Path, records: int) -> None:
 
 
 FLOOR = """
-import sqlite3, sys, {parser} as parser
+import sqlite3, sys, {module}
+loads = {loads}
 path, db, batch, fields, columns = sys.argv[1:]
 batch, fields = int(batch), fields.split(",")
 conn = sqlite3.connect(db)
@@ -136,7 +138,7 @@ sql = f"INSERT INTO WMS_ORDER_DETAILS VALUES ({{','.join('?' * len(fields))}})"
 rows = []
 with open(path, "rb") as lines:
     for line in lines:
-        message = parser.loads(line)
+        message = loads(line)
         if message["type"] == "RECORD":
             record = message["record"]
             rows.append(tuple([record.get(f) for f in fields]))
@@ -166,9 +168,12 @@ def run_measured(command: list[str], stdin_path: Path | None = None) -> tuple[fl
     return elapsed, usage.ru_maxrss / 1024
 
 
+FLOOR_PARSERS = ("json.loads", "orjson.loads", "msgspec.json.decode")
+
+
 def run_floor(singer: Path, db: Path, batch: int, parser: str) -> tuple[float, float]:
     columns = ", ".join(f"{name.upper()} {_declared(prop)}" for name, prop in FIELDS.items())
-    code = FLOOR.format(parser=parser)
+    code = FLOOR.format(module=parser.split(".")[0], loads=parser)
     argv = [str(singer), str(db), str(batch), ",".join(FIELDS), columns]
     return run_measured([sys.executable, "-c", code, *argv])
 
@@ -186,7 +191,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=10_000)
-    parser.add_argument("--floor-json", choices=("json", "orjson"), default="json")
     parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
     args = parser.parse_args()
 
@@ -203,27 +207,34 @@ def main() -> None:
         print(f"{args.records:,} records, {len(FIELDS)} fields, {size_mb:.0f} MB", end="; ")
         print(f"batch {args.batch_size:,}")
 
-        floor_db = workdir / "floor.db"
-        floor_db.unlink(missing_ok=True)
-        floor_s, floor_rss = run_floor(singer, floor_db, args.batch_size, args.floor_json)
-        results = [(f"floor ({args.floor_json} + sqlite3 executemany)", floor_s, floor_rss)]
+        results = []
+        for loads in FLOOR_PARSERS:
+            floor_db = workdir / "floor.db"
+            floor_db.unlink(missing_ok=True)
+            seconds, rss = run_floor(singer, floor_db, args.batch_size, loads)
+            results.append((f"floor ({loads} + executemany)", seconds, rss))
+        json_floor = results[0][1]
+        best_floor = min(seconds for _, seconds, _ in results)
         for method in ("upsert", "append-only"):
             seconds, rss = run_target(
                 singer, workdir, method, load_method=method, batch_size_rows=args.batch_size
             )
             results.append((f"target {method}", seconds, rss))
 
-        print(f"{'run':44} {'seconds':>8} {'rows/s':>9} {'x floor':>8} {'peak RSS MB':>12}")
+        print(f"{'run':42} {'seconds':>8} {'rows/s':>8} {'x json':>7} {'x best':>7} {'RSS MB':>7}")
         for name, seconds, rss in results:
             rate = args.records / seconds
-            print(f"{name:44} {seconds:8.2f} {rate:9,.0f} {seconds / floor_s:8.2f} {rss:12.0f}")
+            ratios = f"{seconds / json_floor:7.2f} {seconds / best_floor:7.2f}"
+            print(f"{name:42} {seconds:8.2f} {rate:8,.0f} {ratios} {rss:7.0f}")
+        print("x json: time / the json floor's; x best: time / the fastest floor's; RSS: peak")
 
         _, small_rss = run_target(
             small, workdir, "upsert_small", load_method="upsert", batch_size_rows=args.batch_size
         )
+        upsert_rss = results[len(FLOOR_PARSERS)][2]
         print(
             f"peak RSS, upsert: {args.records // 4:,} records {small_rss:.0f} MB, "
-            f"{args.records:,} records {results[1][2]:.0f} MB"
+            f"{args.records:,} records {upsert_rss:.0f} MB"
         )
 
 

@@ -284,10 +284,6 @@ def evolution_ddl(
 class OracleConnector(SQLConnector):
     """python-oracledb (thin) or SQLite through SQLAlchemy 2."""
 
-    allow_temp_tables = False
-    allow_column_alter = True
-    allow_merge_upsert = True
-
     def __init__(self, config: dict | None = None, sqlalchemy_url: str | None = None) -> None:
         super().__init__(config, sqlalchemy_url)
         self.emptied_tables: set[str] = set()  # overwrite: tables already emptied in this run

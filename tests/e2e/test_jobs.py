@@ -74,6 +74,10 @@ def test_run_interrupted_midway_and_rerun_ends_equal_to_an_uninterrupted_one(
     sim.on_list_request(fail_partway)
     failed = pipeline.run_job("incremental-sync", check=False, TAP_GRUPONOS_WMS_MAX_RETRIES="1")
     assert failed.returncode != 0, "the injected fault must make the run fail"
+    # it failed midway: the stream read before details is bookmarked, some details are loaded
+    bookmarks = pipeline.state(INCREMENTAL_STATE_ID)["singer_state"]["bookmarks"]
+    assert bookmarks["allocations"]["replication_key_value"]
+    assert 0 < len(pipeline.table("order_details")) < len(sim.records("order_dtl"))
 
     sim.modify("order_dtl", count=3)  # the world moves on before the re-run
     pipeline.run_job("incremental-sync")

@@ -121,6 +121,26 @@ def plan_table(
     return TablePlan(list(names), metadata, kinds, keys, guard, keyed, table, statement)
 
 
+def row_columns(
+    plan: TablePlan, schema: dict, actual: dict[str, Kind], *, checked: bool
+) -> list[Column]:
+    """Row builder instructions: where each value comes from, its schema check (when the
+    builder validates) and the character limit of its column as it exists (``actual``)."""
+    properties = schema["properties"]
+    columns = []
+    for field, (column, kind) in zip(plan.fields, plan.kinds.items(), strict=True):
+        if field in plan.metadata:
+            columns.append(Column(field, METADATA[field][1], kind))
+            continue
+        prop = properties[field]
+        limit = actual[column].length if actual[column].family == "string" else None
+        if checked and prop.get("maxLength") is not None:
+            limit = min(limit or prop["maxLength"], prop["maxLength"])
+        check = Check.of(prop) if checked else None
+        columns.append(Column(field, f"get({field!r})", kind, limit, check))
+    return columns
+
+
 class OracleSink(SQLSink[OracleConnector]):
     """One stream's table: rows are converted as records arrive and written per batch."""
 
@@ -150,7 +170,9 @@ class OracleSink(SQLSink[OracleConnector]):
             actual = self.connector.evolve_table(conn, plan.table, plan.kinds)
         self._plan = plan
         self._build = compile_row_builder(
-            self._columns(plan, actual), dialect.name, self.sync_started_at
+            row_columns(plan, self.original_schema, actual, checked=self._builder_checks),
+            dialect.name,
+            self.sync_started_at,
         )
         self._sql, self._params = statements.compile_sql(plan.statement, dialect)
         self._key_slots = [list(plan.kinds).index(k) for k in plan.keys]
@@ -171,22 +193,10 @@ class OracleSink(SQLSink[OracleConnector]):
         schema = self.config.get("default_target_schema")
         return conform_identifier(schema) if schema else None
 
-    def _columns(self, plan: TablePlan, actual: dict[str, Kind]) -> list[Column]:
-        """Row builder instructions: schema checks (when validating) and column length limits."""
-        properties = self.original_schema["properties"]
-        checked = self.validate_schema and self._validator is None
-        columns = []
-        for field, (column, kind) in zip(plan.fields, plan.kinds.items(), strict=True):
-            if field in plan.metadata:
-                columns.append(Column(field, METADATA[field][1], kind))
-                continue
-            prop = properties[field]
-            limit = actual[column].length if actual[column].family == "string" else None
-            if checked and prop.get("maxLength") is not None:
-                limit = min(limit or prop["maxLength"], prop["maxLength"])
-            check = Check.of(prop) if checked else None
-            columns.append(Column(field, f"get({field!r})", kind, limit, check))
-        return columns
+    @property
+    def _builder_checks(self) -> bool:
+        """Whether the row builder validates (validation on, no fastjsonschema needed)."""
+        return self.validate_schema and self._validator is None
 
     def get_validator(self) -> CompiledValidator | None:
         """fastjsonschema, only when validating a schema the row builder cannot check alone."""
@@ -259,7 +269,9 @@ class OracleSink(SQLSink[OracleConnector]):
                 if self._overwrite_pending():
                     conn.execute(statements.delete_all_statement(self._plan.table))
                     self.connector.emptied_tables.add(self._plan.table.name)
-                conn.exec_driver_sql(self._sql, self._parameters(rows))
+                conn.exec_driver_sql(
+                    self._sql, statements.bind_rows(rows, self._params, conn.dialect)
+                )
         except (sa.exc.DBAPIError, OverflowError) as exc:
             msg = (
                 f"stream '{self.stream_name}', lines {first}-{last}: the database refused "
@@ -273,13 +285,6 @@ class OracleSink(SQLSink[OracleConnector]):
             self.config.get("load_method") == "overwrite"
             and self._plan.table.name not in self.connector.emptied_tables
         )
-
-    def _parameters(self, rows: list[tuple]) -> list:
-        """Rows in the statement's bind order (named binds on Oracle become dicts)."""
-        if self.connector.dialect.paramstyle in ("qmark", "format", "numeric"):
-            return rows
-        names = self._params
-        return [dict(zip(names, row, strict=False)) for row in rows]
 
     def activate_version(self, new_version: int) -> None:
         """Retire rows of older versions: soft delete, or delete with ``hard_delete``.

@@ -174,3 +174,11 @@ def compile_sql(statement: Executable, dialect: Dialect) -> tuple[str, list[str]
     compiled = statement.compile(dialect=dialect)
     names = list(compiled.positiontup or compiled.binds)
     return str(compiled), names
+
+
+def bind_rows(rows: list[tuple], names: list[str], dialect: Dialect) -> list:
+    """Row tuples as the driver wants them: as they are for positional binds (SQLite),
+    as dicts by bind name for named ones (python-oracledb)."""
+    if dialect.paramstyle in ("qmark", "format", "numeric"):
+        return rows
+    return [dict(zip(names, row, strict=True)) for row in rows]

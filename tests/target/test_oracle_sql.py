@@ -7,6 +7,7 @@ live code paths: the table plan, the evolution DDL, the batch MERGE and the vers
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
@@ -18,7 +19,8 @@ from target_gruponos_oracle.connector import (
     sql_type,
     unique_key_ddl,
 )
-from target_gruponos_oracle.sinks import DELETED_COLUMN, VERSION_COLUMN, plan_table
+from target_gruponos_oracle.sinks import DELETED_COLUMN, VERSION_COLUMN, plan_table, row_columns
+from target_gruponos_oracle.values import compile_row_builder
 from target_testkit import DETAIL_PROPERTIES
 
 ORACLE = oracle.dialect()
@@ -186,3 +188,21 @@ def test_keyed_load_into_a_keyless_table_adds_a_unique_index():
     ddl = unique_key_ddl(_plan().table, ["ID"], ORACLE)
 
     assert ddl == 'CREATE UNIQUE INDEX "WMS_ORDER_DETAILS_KEY" ON "WMS_ORDER_DETAILS" ("ID")'
+
+
+def test_oracle_batch_rows_bind_exact_values_by_merge_name():
+    plan = _plan()
+    columns = row_columns(plan, {"properties": PROPERTIES}, plan.kinds, checked=True)
+    build = compile_row_builder(columns, "oracle")
+    record = {"id": 1, "ord_qty": Decimal("12.500"), "mod_ts": "2026-01-05T10:00:00-03:00"}
+    rows = [build({**record, "is_back_order": True, "attrs": {"a": 1}}, {"version": 3})]
+    sql, names = statements.compile_sql(plan.statement, ORACLE)
+
+    (bound,) = statements.bind_rows(rows, names, ORACLE)
+
+    assert all(f":{name} " in sql or f":{name}," in sql for name in bound)
+    assert bound["ID"] == 1
+    assert bound["ORD_QTY"] == Decimal("12.500")  # python-oracledb binds Decimal as NUMBER
+    assert bound["MOD_TS"] == "2026-01-05T10:00:00.000000-03:00"  # for TO_TIMESTAMP_TZ
+    assert (bound["IS_BACK_ORDER"], bound["ATTRS"]) == (1, '{"a":1}')
+    assert bound["SDC_TABLE_VERSION"] == 3

@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 
-from target_testkit import Loader, detail, schema, singer_text
+from target_testkit import Loader, detail, schema, singer_text, state
 
 START = datetime.datetime(2026, 1, 5, 10, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=-3)))
 
@@ -100,3 +100,20 @@ def test_each_state_reaches_stdout_after_its_rows_are_committed(tmp_path, loader
         checked += 1
     assert process.wait(timeout=60) == 0
     assert checked >= 5
+
+
+def test_sigterm_commits_pending_rows_then_writes_state(loader):
+    process = loader.start_process(batch_size_rows=1000)
+    process.stdin.write(singer_text([schema(), detail(1), detail(2), state(5)]))
+    process.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not loader.db.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the records follow the SCHEMA into the pending batch
+
+    process.send_signal(signal.SIGTERM)
+    stdout, _ = process.communicate(timeout=60)
+
+    assert process.returncode == 0
+    assert [json.loads(line) for line in stdout.splitlines()] == [state(5)["value"]]
+    assert [r["ID"] for r in loader.rows()] == [1, 2]

@@ -70,25 +70,28 @@ def relation_key_name(field: str) -> str:
     return f"{field.removesuffix('_id')}_key"
 
 
-def relation_fields(schema: dict[str, t.Any]) -> tuple[str, ...]:
-    """Fields of a stream schema that the API returns as related-record objects."""
+def relation_fields(schema: dict[str, t.Any]) -> tuple[tuple[str, str], ...]:
+    """(`X_id`, `X_key`) for each field the API returns as a related-record object."""
     properties = schema.get("properties", {})
     return tuple(
-        name
+        (name, relation_key_name(name))
         for name in properties
         if name.endswith("_id") and relation_key_name(name) in properties
     )
 
 
-def flatten_record(record: dict[str, t.Any], relations: t.Iterable[str]) -> dict[str, t.Any]:
-    """Split related-record objects into `X_id` + `X_key` and drop `*_set` links, in place."""
-    for name in relations:
+def flatten_record(
+    record: dict[str, t.Any],
+    relations: t.Iterable[tuple[str, str]],
+    properties: t.Container[str],
+) -> dict[str, t.Any]:
+    """The record with related-record objects split into `X_id` + `X_key`, limited to
+    `properties` (which drops `*_set` links and fields unknown to the catalog)."""
+    for name, key_name in relations:
         value = record.get(name)
         if isinstance(value, dict):
             record[name] = value.get("id")
-            record[relation_key_name(name)] = value.get("key")
+            record[key_name] = value.get("key")
         else:  # null relation, or a bare integer id
-            record[relation_key_name(name)] = None
-    for name in [name for name in record if name.endswith("_set")]:
-        del record[name]
-    return record
+            record[key_name] = None
+    return {name: value for name, value in record.items() if name in properties}

@@ -10,12 +10,14 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_gruponos_wms.auth import build_authenticator
 from tap_gruponos_wms.streams import STREAM_TYPES
+from tap_gruponos_wms.writer import SingerOutputWriter
 
 
 class TapGruponosWms(Tap):
     """Allocations, order headers and order details from Oracle WMS Cloud (lgfapi)."""
 
     name = "tap-gruponos-wms"
+    message_writer_class = SingerOutputWriter
 
     capabilities = (
         TapCapabilities.CATALOG,

@@ -9,16 +9,16 @@ from dataclasses import dataclass, field
 
 import pytest
 import responses
-from singer_sdk.io_base import SingerWriter
 from tap_gruponos_wms.client import WmsStream
 from tap_gruponos_wms.tap import TapGruponosWms
+from tap_gruponos_wms.writer import SingerOutputWriter
 
 from .mock_api import API, DESCRIBE, SERVER_DATE
 
 SECRETS = ("wms_pass", "wms_secret")
 
 
-class CapturingWriter(SingerWriter):
+class CapturingWriter(SingerOutputWriter):
     """Serialises messages exactly as the CLI does, but into a list."""
 
     def __init__(self) -> None:
@@ -26,7 +26,7 @@ class CapturingWriter(SingerWriter):
         self.lines: list[str] = []
 
     def write_message(self, message: t.Any) -> None:
-        self.lines.append(self.format_message(message))
+        self.lines.append(self.format_message(message).decode())
 
 
 @dataclass

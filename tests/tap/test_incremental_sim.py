@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 from singer_sdk.exceptions import FatalAPIError
-from tap_gruponos_wms.client import parse_timestamp
+from tap_gruponos_wms.pagination import parse_timestamp
 
 STREAM, ENTITY = "order_details", "order_dtl"
 

@@ -80,7 +80,7 @@ def test_describe_without_fields_fails() -> None:
         schema_from_describe("allocation", {"detail": "Not found"})
 
 
-def test_record_relations_are_split_and_sets_dropped() -> None:
+def test_record_relations_are_split_and_sets_and_unknown_fields_dropped() -> None:
     schema = schema_from_describe("order_dtl", DESCRIBE)
     record = {
         "id": 5,
@@ -91,7 +91,8 @@ def test_record_relations_are_split_and_sets_dropped() -> None:
     }
     schema["properties"]["item_id"] = {"type": ["integer", "null"]}
     schema["properties"]["item_key"] = {"type": ["string", "null"]}
-    flat = flatten_record(record, relation_fields(schema))
+    record["field_added_after_discovery"] = "x"
+    flat = flatten_record(record, relation_fields(schema), schema["properties"])
     assert flat == {
         "id": 5,
         "order_id": 9,

@@ -1,0 +1,124 @@
+"""Keyset walks over lgfapi lists: which query comes next, what a page lets us emit, and the
+safe bookmark after it. Pure logic, no HTTP, so each decision is testable on its own.
+
+Offset paging (`page=N`) is never used: rows that change during a read shift the offsets and
+records get skipped. Every request is page 1 of a query narrowed by a keyset instead.
+
+A `Window` reads lo <= mod_ts < hi with `ordering=mod_ts,id`. A page that is not full ends
+the window. In a full page, let S be the whole second of its last record: records before
+second S are complete (the order guarantees every record of those seconds was in the page),
+so they are emitted and the next query starts at S, re-reading only that second's tail.
+When the whole page lies in second S (more records share a second than a page holds), that
+second is read alone by `IdKeyset` (`ordering=id`, `id__gt=last`), then the window goes on at
+S + 1 s. Query values are whole seconds (lgfapi may reject sub-second ones), so a keyset on
+(mod_ts, id) at microsecond precision cannot be sent; this is its exact equivalent. Within
+second S the drain starts from id 0, not from the page's last id: the page is sorted by
+microseconds first, so its last id says nothing about the ids of that second it lacked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from dataclasses import dataclass, replace
+
+UTC = dt.timezone.utc
+ONE_SECOND = dt.timedelta(seconds=1)
+
+Record = dict[str, t.Any]
+
+
+class KeysetError(RuntimeError):
+    """The server did not honour a filter or ordering the walk relies on."""
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    """ISO-8601 -> aware datetime; a value without an offset is taken as UTC."""
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_timestamp(moment: dt.datetime) -> str:
+    """Whole seconds with an explicit offset: lgfapi reads offset-less values in facility
+    local time and may reject sub-second values."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def whole_second(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class Window:
+    lo: dt.datetime
+    hi: dt.datetime
+
+    def params(self) -> dict[str, t.Any]:
+        return {
+            "mod_ts__gte": format_timestamp(self.lo),
+            "mod_ts__lt": format_timestamp(self.hi),
+            "ordering": "mod_ts,id",
+        }
+
+
+@dataclass(frozen=True)
+class IdKeyset:
+    """All records (full table), or those of one whole `second` of a `window`, by id."""
+
+    last_id: int = 0
+    second: dt.datetime | None = None
+    window: Window | None = None
+
+    def params(self) -> dict[str, t.Any]:
+        params: dict[str, t.Any] = {"ordering": "id", "id__gt": self.last_id}
+        if self.second is not None:
+            params["mod_ts__gte"] = format_timestamp(self.second)
+            params["mod_ts__lt"] = format_timestamp(self.second + ONE_SECOND)
+        return params
+
+
+Position = Window | IdKeyset
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one page gives: records to emit, then (if set) a bookmark that is safe once they
+    are emitted (every record with mod_ts below it has been), and the next query."""
+
+    records: list[Record]
+    bookmark: dt.datetime | None
+    next: Position | None
+
+
+def advance(position: Position, page: list[Record], page_size: int) -> Step:
+    full = len(page) >= page_size
+    if isinstance(position, Window):
+        return _advance_window(position, page) if full else Step(page, position.hi, None)
+    if full:
+        last_id = page[-1]["id"]
+        if last_id <= position.last_id:
+            raise KeysetError(f"ordering=id, id__gt={position.last_id} was not honoured")
+        return Step(page, None, replace(position, last_id=last_id))
+    if position.second is None or position.window is None:
+        return Step(page, None, None)  # full table done
+    after = position.second + ONE_SECOND
+    rest = Window(after, position.window.hi) if after < position.window.hi else None
+    return Step(page, after, rest)
+
+
+def _advance_window(window: Window, page: list[Record]) -> Step:
+    cut, second = _last_second(page)
+    if second < window.lo:
+        raise KeysetError(f"mod_ts__gte={format_timestamp(window.lo)} was not honoured")
+    if cut:
+        return Step(page[:cut], second, Window(second, window.hi))
+    return Step([], None, IdKeyset(second=second, window=window))
+
+
+def _last_second(page: list[Record]) -> tuple[int, dt.datetime]:
+    """(index of the first record in the page's last whole second, that second)."""
+    second = whole_second(parse_timestamp(page[-1]["mod_ts"]))
+    cut = len(page) - 1
+    while cut > 0 and parse_timestamp(page[cut - 1]["mod_ts"]) >= second:
+        cut -= 1
+    return cut, second

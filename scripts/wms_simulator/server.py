@@ -188,7 +188,7 @@ class Api:
         with store.lock:
             if rid not in store.tables[entity].rows:
                 return error_response(404, f"No {entity} with id {rid}")
-            record = store.render(entity, rid, api_root)
+            record = store.render(entity, [rid], api_root)[0]
         return json_response(200, record)
 
     def _run_list_callbacks(self, entity: str, params: list[tuple[str, str]]) -> None:
@@ -208,7 +208,7 @@ class Api:
             page_ids, total = self.sim.engine.page(q, start)
             if not page_ids:
                 return error_response(404, "Invalid page." if total else "No records found.")
-            results = [store.render(entity, rid, api_root, q.fields) for rid in page_ids]
+            results = store.render(entity, page_ids, api_root, q.fields)
         link = _Links(f"{api_root}/entity/{entity}/", params)
         end = start + len(page_ids)
         if q.sequenced:

@@ -113,7 +113,7 @@ class WmsSimulator:
         api_root = f"{self.base_url}/wms/lgfapi/v10"
         with self.store.lock:
             rows = self.store.tables[entity].rows
-            return [self.store.render(entity, rid, api_root) for rid in rows]
+            return self.store.render(entity, list(rows), api_root)
 
     def counts(self) -> dict[str, int]:
         with self.store.lock:

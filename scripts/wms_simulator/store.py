@@ -25,6 +25,7 @@ from .schema import (
     GEN,
     ID,
     MOD_TS,
+    NO_SET,
     PARENT,
     PARENT_OF,
     SEQ,
@@ -163,48 +164,42 @@ class DataStore:
             plan.append((f.name, f.source, f.gen, f.salt, serve, path, key_fn))
         return plan
 
-    def render(self, entity: str, rid: int, api_root: str,
-               only: Iterable[str] | None = None) -> dict[str, Any]:
-        """One record exactly as lgfapi serves it."""
+    def render(self, entity: str, ids: list[int], api_root: str,
+               only: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Records exactly as lgfapi serves them, built column by column (a page at a time
+        costs one dispatch per field instead of one per field and record)."""
         table = self.tables[entity]
-        row = table.rows[rid]
-        base = mix64(table.salt + rid)
-        changes = row.changes or {}
+        rows = [table.rows[rid] for rid in ids]
+        hashed = [(mix64(table.salt + rid), row) for rid, row in zip(ids, rows, strict=True)]
         plan = self._plans[entity]
         if only is not None:
             wanted = set(only)
             plan = [step for step in plan if step[0] in wanted]
-        out: dict[str, Any] = {}
+        columns = []
         for name, src, gen, salt, serve, path, key_fn in plan:
             if src == GEN:
-                v = changes[name] if name in changes else gen(field_hash(base, salt), row)
-            elif src == MOD_TS:
-                v = row.mod_ts
-            elif src == CREATE_TS:
-                v = row.create_ts
+                col = [ch[name] if (ch := row.changes) and name in ch
+                       else gen(field_hash(base, salt), row) for base, row in hashed]
             elif src == ID:
-                v = rid
-            elif src == PARENT:
-                v = row.parent
-            elif src == SEQ:
-                v = row.seq
+                col = ids
             elif src == CHILDREN:
-                out[name] = {"result_count": len(table.children.get(rid, ())),
-                             "url": f"{api_root}{path}{rid}"}
-                continue
-            else:  # NO_SET: a link this simulator does not model
-                out[name] = None
-                continue
-            if v is None or serve == _PLAIN:
-                out[name] = v
-            elif serve == _DATETIME:
-                out[name] = format_us(v)
+                col = [{"result_count": len(table.children.get(rid, ())),
+                        "url": f"{api_root}{path}{rid}"} for rid in ids]
+            elif src == NO_SET:  # a link this simulator does not model
+                col = [None] * len(ids)
+            else:  # stored on the row: mod_ts, create_ts, parent, seq
+                col = [getattr(row, src) for row in rows]
+            if serve == _DATETIME:
+                col = [None if v is None else format_us(v) for v in col]
             elif serve == _DATE:
-                out[name] = v.isoformat()
-            else:
-                out[name] = {"id": v, "key": key_fn(v),
-                             "url": f"{api_root}{path}{v}" if path else ""}
-        return out
+                col = [None if v is None else v.isoformat() for v in col]
+            elif serve == _RELATION:
+                col = [None if v is None else
+                       {"id": v, "key": key_fn(v), "url": f"{api_root}{path}{v}" if path else ""}
+                       for v in col]
+            columns.append(col)
+        names = [step[0] for step in plan]
+        return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
     # --- mutations -------------------------------------------------------------------------
 

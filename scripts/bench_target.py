@@ -168,6 +168,21 @@ def run_measured(command: list[str], stdin_path: Path | None = None) -> tuple[fl
     return elapsed, usage.ru_maxrss / 1024
 
 
+# singer-sdk's stock SQL target (default SQLSink/SQLConnector, validation on), for scale;
+# it needs a Decimal adapter to load numbers into SQLite at all.
+SDK_STOCK = """
+import decimal, sqlite3
+sqlite3.register_adapter(decimal.Decimal, str)
+from singer_sdk.sql import SQLConnector, SQLSink, SQLTarget
+class Sink(SQLSink):
+    connector_class = SQLConnector
+class Stock(SQLTarget):
+    name = "stock-sdk-target"
+    config_jsonschema = {"type": "object", "properties": {"sqlalchemy_url": {"type": "string"}}}
+    default_sink_class = Sink
+Stock.cli()
+"""
+
 FLOOR_PARSERS = ("json.loads", "orjson.loads", "msgspec.json.decode")
 
 
@@ -187,10 +202,21 @@ def run_target(singer: Path, workdir: Path, name: str, **config: object) -> tupl
     return run_measured([target or "target-gruponos-oracle", "--config", str(config_path)], singer)
 
 
+def run_sdk_stock(singer: Path, workdir: Path, batch: int) -> tuple[float, float]:
+    db = workdir / "sdk_stock.db"
+    db.unlink(missing_ok=True)
+    config = workdir / "sdk_stock.json"
+    config.write_text(json.dumps({"sqlalchemy_url": f"sqlite:///{db}", "batch_size_rows": batch}))
+    return run_measured([sys.executable, "-c", SDK_STOCK, "--config", str(config)], singer)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument(
+        "--sdk-stock", action="store_true", help="also time singer-sdk's stock SQL sink (slow)"
+    )
     parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
     args = parser.parse_args()
 
@@ -220,6 +246,9 @@ def main() -> None:
                 singer, workdir, method, load_method=method, batch_size_rows=args.batch_size
             )
             results.append((f"target {method}", seconds, rss))
+        if args.sdk_stock:
+            seconds, rss = run_sdk_stock(singer, workdir, args.batch_size)
+            results.append(("singer-sdk stock SQL sink (append)", seconds, rss))
 
         print(f"{'run':42} {'seconds':>8} {'rows/s':>8} {'x json':>7} {'x best':>7} {'RSS MB':>7}")
         for name, seconds, rss in results:

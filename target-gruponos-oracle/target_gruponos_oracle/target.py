@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import sys
 import typing as t
@@ -158,13 +159,20 @@ class TargetGruponosOracle(SQLTarget):
         for stream_map in self.mapper.stream_maps.get(stream, []):
             self.bookmarks[stream_map.stream_alias] = bookmarks
         try:
-            super()._process_schema_message(message_dict)
+            with self._database_errors(stream):
+                super()._process_schema_message(message_dict)
+        except (InvalidJSONSchema, IdentifierCollisionError, InvalidInputLine) as exc:
+            raise InputError(stream, self._line, None, f"bad SCHEMA: {exc}") from exc
+
+    @contextlib.contextmanager
+    def _database_errors(self, stream: str) -> t.Iterator[None]:
+        """Report database failures with the (password-masked) URL, without a traceback."""
+        try:
+            yield
         except sa.exc.SQLAlchemyError as exc:
             reason = getattr(exc, "orig", None) or exc
             msg = f"stream '{stream}': database {self.target_connector.masked_url}: {reason}"
             raise DatabaseError(msg) from None
-        except (InvalidJSONSchema, IdentifierCollisionError, InvalidInputLine) as exc:
-            raise InputError(stream, self._line, None, f"bad SCHEMA: {exc}") from exc
 
     def _process_record_message(self, message_dict: dict) -> None:
         """Per-record fast path: map, validate + convert into the sink, drain when full."""
@@ -189,13 +197,15 @@ class TargetGruponosOracle(SQLTarget):
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
         """Commit every pending record first: old versions retire only after the new one landed."""
-        stream = message_dict.get("stream", "?")
+        self._assert_line_requires(message_dict, requires={"stream", "version"})
+        stream = message_dict["stream"]
         if stream not in self.mapper.stream_maps:
             raise RecordBeforeSchemaError(
                 stream, self._line, None, "ACTIVATE_VERSION before its SCHEMA"
             )
         self.drain_all()
-        super()._process_activate_version_message(message_dict)
+        with self._database_errors(stream):
+            super()._process_activate_version_message(message_dict)
 
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:

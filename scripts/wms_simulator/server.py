@@ -277,6 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        started, cpu_started = time.perf_counter(), time.thread_time()
         try:
             response = self.server.api.handle(self.command, self.path, self.headers, body)
         except Exception as exc:  # a bug or a failing test callback: answer like a WMS would
@@ -289,6 +290,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_response(response.status)  # also sends Date (server clock) and Server
         self.send_header("Content-Type", response.content_type)
+        # Standard Server-Timing: what this request cost the simulator (benchmarks read it).
+        self.send_header("Server-Timing",
+                         f"total;dur={(time.perf_counter() - started) * 1000:.1f}, "
+                         f"cpu;dur={(time.thread_time() - cpu_started) * 1000:.1f}")
         self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers.items():
             self.send_header(name, value)

@@ -348,19 +348,29 @@ class OracleConnector(SQLConnector):
         )
 
     def evolve_table(
-        self, conn: sa.Connection, table: sa.Table, wanted: dict[str, Kind]
+        self, conn: sa.Connection, table: sa.Table, wanted: dict[str, Kind], *, unique_key: bool
     ) -> dict[str, Kind]:
-        """Create ``table`` or bring it to hold ``wanted`` columns; return the resulting kinds."""
+        """Create ``table`` or bring it to hold ``wanted`` columns; return the resulting kinds.
+
+        With ``unique_key``, a table created without a key (by an append-only load) gets a
+        unique index on ``table``'s primary key columns, which keyed loads need.
+        """
         existing = self.reflect_kinds(conn, table)
         if existing is None:
             conn.execute(sa.schema.CreateTable(table))
             return dict(wanted)
-        ddl = evolution_ddl(table, wanted, existing, self.dialect)
+        for statement in evolution_ddl(table, wanted, existing, self.dialect):
+            self._run_ddl(conn, statement)
+        if unique_key:
+            self.ensure_unique_key(conn, table)
+        return existing
+
+    def ensure_unique_key(self, conn: sa.Connection, table: sa.Table) -> None:
+        """Add a unique index on the key columns if the table has neither it nor a primary key."""
         keys = [c.name for c in table.primary_key.columns]
         if keys and not self._has_unique_key(conn, table, keys):
-            # created by an append-only load: keyed loads need the keys unique
-            ddl.append(unique_key_ddl(table, keys, self.dialect))
-        for statement in ddl:
-            self.logger.info("Schema change: %s", statement)
-            conn.exec_driver_sql(statement)
-        return existing
+            self._run_ddl(conn, unique_key_ddl(table, keys, self.dialect))
+
+    def _run_ddl(self, conn: sa.Connection, statement: str) -> None:
+        self.logger.info("Schema change: %s", statement)
+        conn.exec_driver_sql(statement)

@@ -167,7 +167,11 @@ class OracleSink(SQLSink[OracleConnector]):
             all_metadata=self.include_sdc_metadata_properties,
         )
         with self.connector._engine.begin() as conn:
-            actual = self.connector.evolve_table(conn, plan.table, plan.kinds)
+            # overwrite adds a missing key index only once the old rows are gone
+            overwrite = self.config.get("load_method") == "overwrite"
+            actual = self.connector.evolve_table(
+                conn, plan.table, plan.kinds, unique_key=not overwrite
+            )
         self._plan = plan
         self._build = compile_row_builder(
             row_columns(plan, self.original_schema, actual, checked=self._builder_checks),
@@ -268,6 +272,7 @@ class OracleSink(SQLSink[OracleConnector]):
             with self.connector._engine.begin() as conn:
                 if self._overwrite_pending():
                     conn.execute(statements.delete_all_statement(self._plan.table))
+                    self.connector.ensure_unique_key(conn, self._plan.table)
                     self.connector.emptied_tables.add(self._plan.table.name)
                 conn.exec_driver_sql(
                     self._sql, statements.bind_rows(rows, self._params, conn.dialect)

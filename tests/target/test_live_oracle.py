@@ -26,6 +26,13 @@ T0 = "2026-01-05T10:00:00.000000-03:00"
 T1 = "2026-01-05T11:00:00.000000-03:00"
 
 
+TIMESTAMP_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.FF6TZH:TZM'
+
+
+def _value(value):
+    return value.read() if hasattr(value, "read") else value  # CLOB
+
+
 @pytest.fixture
 def oracle(tmp_path):
     prefix = f"T{uuid.uuid4().hex[:8].upper()}_"
@@ -34,10 +41,16 @@ def oracle(tmp_path):
     engine = sa.create_engine(URL)
     table = f"{prefix}ORDER_DETAILS"
 
-    def rows() -> list[dict]:
+    def rows(order: str = "ID") -> list[dict]:
+        # text forms: they show what Oracle stored (offset, every decimal digit)
+        query = (
+            "SELECT ID, STATUS_ID, TO_CHAR(ORD_QTY) AS ORD_QTY, CUST_FIELD_1, SDC_TABLE_VERSION,"
+            f" TO_CHAR(MOD_TS, '{TIMESTAMP_FORMAT}') AS MOD_TS, SDC_DELETED_AT"
+            f" FROM {table} ORDER BY {order}"
+        )
         with engine.connect() as conn:
-            result = conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY ID")
-            return [{k.upper(): v for k, v in row._mapping.items()} for row in result]
+            result = conn.exec_driver_sql(query)
+            return [{k.upper(): _value(v) for k, v in row._mapping.items()} for row in result]
 
     loader.rows = rows  # type: ignore[method-assign]
     yield loader
@@ -58,8 +71,8 @@ def test_upsert_merge_never_regresses_and_keeps_exact_values(oracle):
 
     rows = oracle.rows()
     assert [(r["ID"], r["STATUS_ID"]) for r in rows] == [(1, 2), (2, 5)]
-    assert rows[0]["ORD_QTY"] == Decimal("0.125")
-    assert rows[0]["MOD_TS"].utcoffset().total_seconds() == -3 * 3600
+    assert Decimal(rows[0]["ORD_QTY"]) == Decimal("0.125")
+    assert rows[0]["MOD_TS"] == T1
 
 
 def test_schema_evolution_and_activate_version(oracle):
@@ -83,4 +96,23 @@ def test_schema_evolution_and_activate_version(oracle):
 
     rows = oracle.rows()
     assert [r["ID"] for r in rows] == [1]
-    assert str(rows[0]["CUST_FIELD_1"]) == "b" * 5000
+    assert rows[0]["CUST_FIELD_1"] == "b" * 5000
+
+
+def test_append_only_and_overwrite(oracle):
+    oracle.run_process([schema(), detail(1, T0), detail(1, T1)], load_method="append-only")
+    assert [(r["ID"], r["MOD_TS"]) for r in oracle.rows("ID, MOD_TS")] == [(1, T0), (1, T1)]
+
+    result = oracle.run_process([schema(), detail(7, T0)], load_method="overwrite")
+    assert result.returncode == 0, result.stderr
+    assert [r["ID"] for r in oracle.rows()] == [7]
+
+
+def test_activate_version_soft_delete(oracle):
+    oracle.run_process(
+        [schema(), record(version=1, id=1, mod_ts=T0), record(version=1, id=2, mod_ts=T0)]
+    )
+    oracle.run_process([schema(), record(version=2, id=1, mod_ts=T0), activate(2)])
+
+    rows = oracle.rows()
+    assert [(r["ID"], r["SDC_DELETED_AT"] is None) for r in rows] == [(1, True), (2, False)]

@@ -120,3 +120,11 @@ def test_upsert_into_a_table_first_loaded_append_only(loader):
     loader.run([schema(), detail(2, T2, status_id=3)])
 
     assert [(r["ID"], r["STATUS_ID"]) for r in loader.rows()] == [(1, 2), (2, 3)]
+
+
+def test_overwrite_replaces_an_append_only_table_holding_duplicate_keys(loader):
+    loader.run([schema(), detail(1, T0), detail(1, T1)], load_method="append-only")
+    loader.run([schema(), detail(2, T0), detail(3, T0)], load_method="overwrite", batch_size_rows=1)
+    loader.run([schema(), detail(3, T1, status_id=9)])  # the keys are unique now: upsert works
+
+    assert [(r["ID"], r["STATUS_ID"]) for r in loader.rows()] == [(2, None), (3, 9)]

@@ -151,7 +151,9 @@ class Pipeline:
             rows = [dict(zip(names, map(normalize, r), strict=True)) for r in cur]
         finally:
             con.close()
-        return {int(r["ID"]): r for r in rows}
+        by_id = {int(r["ID"]): r for r in rows}
+        assert len(by_id) == len(rows), f"{stream}: duplicate IDs in {STREAMS[stream][1]}"
+        return by_id
 
     def expected(self, stream: str) -> dict[int, dict[str, Any]]:
         """What the table should hold: the simulator's records right now."""

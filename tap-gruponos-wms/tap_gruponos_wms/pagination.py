@@ -19,6 +19,7 @@ microseconds first, so its last id says nothing about the ids of that second it 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import typing as t
 from dataclasses import dataclass, replace
 
@@ -26,6 +27,7 @@ UTC = dt.timezone.utc
 ONE_SECOND = dt.timedelta(seconds=1)
 
 Record = dict[str, t.Any]
+_FRACTION = re.compile(r"\.(\d+)")
 
 
 class KeysetError(RuntimeError):
@@ -34,7 +36,13 @@ class KeysetError(RuntimeError):
 
 def parse_timestamp(value: str) -> dt.datetime:
     """ISO-8601 -> aware datetime; a value without an offset is taken as UTC."""
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    text = value.replace("Z", "+00:00")
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:  # Python 3.10 takes only 3 or 6 fractional digits
+        parsed = dt.datetime.fromisoformat(
+            _FRACTION.sub(lambda m: "." + m.group(1).ljust(6, "0")[:6], text)
+        )
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

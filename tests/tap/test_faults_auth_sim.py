@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 
@@ -9,6 +10,7 @@ import pytest
 from singer_sdk.exceptions import FatalAPIError
 from tap_gruponos_wms.auth import WmsAuthError
 from tap_gruponos_wms.client import WmsResponseError
+from tap_gruponos_wms.pagination import parse_timestamp
 from wms_simulator import Fault, WmsSimulator
 
 STREAM, ENTITY = "order_details", "order_dtl"
@@ -219,3 +221,33 @@ def test_records_are_flat_with_relation_keys_and_offsets_kept(sim, sim_config, r
     assert record["mod_ts"] == source["mod_ts"]
     assert record["mod_ts"].endswith("-03:00")
     assert not any(name.endswith("_set") or isinstance(v, dict) for name, v in record.items())
+
+
+def test_with_a_catalog_no_describe_call_is_made(sim, sim_config, run_tap) -> None:
+    out = run_tap(sim_config, streams=[STREAM])  # discovery builds the catalog, then syncs
+    described = [e for e in sim.request_log if e["path"].endswith("describe/")]
+    assert len(out.ids(STREAM)) == 60
+    assert len(described) == 3  # all during discovery, none during the sync with the catalog
+
+
+def test_backfill_reads_only_start_to_end_date_and_bookmarks_end_date(
+    sim, sim_config, run_tap
+) -> None:
+    stamps = sorted(parse_timestamp(r["mod_ts"]) for r in sim.records(ENTITY))
+    start, end = stamps[10].replace(microsecond=0), stamps[40].replace(microsecond=0)
+    config = {**sim_config, "start_date": start.isoformat(), "end_date": end.isoformat()}
+
+    out = run_tap(config, streams=[STREAM])
+
+    expected = {r["id"] for r in sim.records(ENTITY) if start <= parse_timestamp(r["mod_ts"]) < end}
+    assert set(out.ids(STREAM)) == expected
+    assert parse_timestamp(out.bookmark(STREAM)) == end
+
+
+def test_debug_logs_of_a_basic_run_carry_no_credentials(sim, sim_config, run_tap, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    run_tap(sim_config, streams=[STREAM])
+    encoded = base64.b64encode(b"wms_user:wms_pass").decode()
+    assert caplog.text
+    assert "wms_pass" not in caplog.text
+    assert encoded not in caplog.text

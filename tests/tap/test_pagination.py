@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from tap_gruponos_wms.pagination import IdKeyset, KeysetError, Window, advance
+from tap_gruponos_wms.pagination import IdKeyset, KeysetError, Window, advance, parse_timestamp
 
 UTC = dt.timezone.utc
 LO = dt.datetime(2026, 11, 26, 11, 0, tzinfo=UTC)
@@ -87,3 +87,15 @@ def test_a_server_ignoring_the_keyset_is_an_error_not_an_endless_loop() -> None:
         advance(IdKeyset(last_id=8), [rec(3, at(0)), rec(8, at(0))], page_size=2)
     with pytest.raises(KeysetError, match="mod_ts__gte"):
         advance(Window(S, HI), [rec(1, at(-5)), rec(2, at(-5))], page_size=2)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-26T08:10:05.1-03:00", dt.datetime(2026, 11, 26, 11, 10, 5, 100000, tzinfo=UTC)),
+        ("2026-11-26T11:10:05.1234567Z", dt.datetime(2026, 11, 26, 11, 10, 5, 123456, tzinfo=UTC)),
+        ("2026-11-26T11:10:05", dt.datetime(2026, 11, 26, 11, 10, 5, tzinfo=UTC)),
+    ],
+)
+def test_timestamps_parse_with_any_fraction_and_default_to_utc(text, expected) -> None:
+    assert parse_timestamp(text) == expected

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import typing as t
+from dataclasses import dataclass
 from pathlib import Path
 
 STREAM = "order_details"
@@ -153,8 +154,17 @@ conn.commit()
 """
 
 
-def run_measured(command: list[str], stdin_path: Path | None = None) -> tuple[float, float]:
-    """Run a process to completion; return (wall seconds, peak RSS in MB) from wait4."""
+@dataclass
+class Measure:
+    """One process run: wall and CPU seconds, peak RSS in MB (from wait4)."""
+
+    wall: float
+    cpu: float
+    rss: float
+
+
+def run_measured(command: list[str], stdin_path: Path | None = None) -> Measure:
+    """Run a process to completion and measure it."""
     stdin = stdin_path.open("rb") if stdin_path else subprocess.DEVNULL
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -162,12 +172,11 @@ def run_measured(command: list[str], stdin_path: Path | None = None) -> tuple[fl
     )
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
     if stdin_path:
         stdin.close()
-    if process.returncode != 0:
-        raise SystemExit(f"{command[0]} failed with exit code {process.returncode}")
-    return elapsed, usage.ru_maxrss / 1024
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{command[0]} failed with exit code {os.waitstatus_to_exitcode(status)}")
+    return Measure(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 # singer-sdk's stock SQL target (default SQLSink/SQLConnector, validation on), for scale;
@@ -188,13 +197,13 @@ Stock.cli()
 FLOOR_PARSERS = ("json.loads", "orjson.loads", "msgspec.json.decode")
 
 
-def best_of(repeat: int, run: t.Callable[..., tuple[float, float]], *args: t.Any, **kw: t.Any):
+def best_of(repeat: int, run: t.Callable[..., Measure], *args: t.Any, **kw: t.Any) -> Measure:
     """The fastest of ``repeat`` runs (others' load on a shared machine only adds time)."""
-    results = [run(*args, **kw) for _ in range(repeat)]
-    return min(r[0] for r in results), max(r[1] for r in results)
+    runs = [run(*args, **kw) for _ in range(repeat)]
+    return Measure(min(m.wall for m in runs), min(m.cpu for m in runs), max(m.rss for m in runs))
 
 
-def run_floor(singer: Path, db: Path, batch: int, parser: str) -> tuple[float, float]:
+def run_floor(singer: Path, db: Path, batch: int, parser: str) -> Measure:
     db.unlink(missing_ok=True)
     columns = ", ".join(f"{name.upper()} {_declared(prop)}" for name, prop in FIELDS.items())
     code = FLOOR.format(module=parser.split(".")[0], loads=parser)
@@ -202,7 +211,7 @@ def run_floor(singer: Path, db: Path, batch: int, parser: str) -> tuple[float, f
     return run_measured([sys.executable, "-c", code, *argv])
 
 
-def run_target(singer: Path, workdir: Path, name: str, **config: object) -> tuple[float, float]:
+def run_target(singer: Path, workdir: Path, name: str, **config: object) -> Measure:
     db = workdir / f"{name}.db"
     db.unlink(missing_ok=True)
     config_path = workdir / f"{name}.json"
@@ -211,7 +220,7 @@ def run_target(singer: Path, workdir: Path, name: str, **config: object) -> tupl
     return run_measured([target or "target-gruponos-oracle", "--config", str(config_path)], singer)
 
 
-def run_sdk_stock(singer: Path, workdir: Path, batch: int) -> tuple[float, float]:
+def run_sdk_stock(singer: Path, workdir: Path, batch: int) -> Measure:
     db = workdir / "sdk_stock.db"
     db.unlink(missing_ok=True)
     config = workdir / "sdk_stock.json"
@@ -243,16 +252,15 @@ def main() -> None:
         print(f"{args.records:,} records, {len(FIELDS)} fields, {size_mb:.0f} MB", end="; ")
         print(f"batch {args.batch_size:,}")
 
-        results = []
+        results: dict[str, Measure] = {}
         for loads in FLOOR_PARSERS:
-            seconds, rss = best_of(
+            results[f"floor ({loads} + executemany)"] = best_of(
                 args.repeat, run_floor, singer, workdir / "floor.db", args.batch_size, loads
             )
-            results.append((f"floor ({loads} + executemany)", seconds, rss))
-        json_floor = results[0][1]
-        best_floor = min(seconds for _, seconds, _ in results)
+        json_floor = next(iter(results.values()))
+        best_floor = min(results.values(), key=lambda m: m.wall)
         for method in ("upsert", "append-only"):
-            seconds, rss = best_of(
+            results[f"target {method}"] = best_of(
                 args.repeat,
                 run_target,
                 singer,
@@ -261,25 +269,29 @@ def main() -> None:
                 load_method=method,
                 batch_size_rows=args.batch_size,
             )
-            results.append((f"target {method}", seconds, rss))
         if args.sdk_stock:
-            seconds, rss = run_sdk_stock(singer, workdir, args.batch_size)
-            results.append(("singer-sdk stock SQL sink (append)", seconds, rss))
+            results["singer-sdk stock SQL sink (append)"] = run_sdk_stock(
+                singer, workdir, args.batch_size
+            )
 
-        print(f"{'run':42} {'seconds':>8} {'rows/s':>8} {'x json':>7} {'x best':>7} {'RSS MB':>7}")
-        for name, seconds, rss in results:
-            rate = args.records / seconds
-            ratios = f"{seconds / json_floor:7.2f} {seconds / best_floor:7.2f}"
-            print(f"{name:42} {seconds:8.2f} {rate:8,.0f} {ratios} {rss:7.0f}")
-        print("x json: time / the json floor's; x best: time / the fastest floor's; RSS: peak")
-
-        _, small_rss = run_target(
-            small, workdir, "upsert_small", load_method="upsert", batch_size_rows=args.batch_size
+        head = f"{'wall s':>7} {'cpu s':>6} {'rows/s':>7} {'x json':>11} {'x best':>6} {'RSS':>4}"
+        print(f"{'run':42} {head}")
+        for name, m in results.items():
+            ratios = f"{m.wall / json_floor.wall:5.2f}/{m.cpu / json_floor.cpu:5.2f}"
+            ratios += f" {m.wall / best_floor.wall:6.2f}"
+            figures = f"{m.wall:7.2f} {m.cpu:6.2f} {args.records / m.wall:7,.0f}"
+            print(f"{name:42} {figures} {ratios} {m.rss:4.0f}")
+        print(
+            "x json: wall/cpu time over the json floor's; x best: wall time over the fastest"
+            " floor's; RSS: peak MB"
         )
-        upsert_rss = results[len(FLOOR_PARSERS)][2]
+
+        small_rss = run_target(
+            small, workdir, "upsert_small", load_method="upsert", batch_size_rows=args.batch_size
+        ).rss
         print(
             f"peak RSS, upsert: {args.records // 4:,} records {small_rss:.0f} MB, "
-            f"{args.records:,} records {upsert_rss:.0f} MB"
+            f"{args.records:,} records {results['target upsert'].rss:.0f} MB"
         )
 
 

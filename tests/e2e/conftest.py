@@ -1,9 +1,10 @@
 """The Meltano project run for real: `meltano` subprocesses, the WMS simulator, SQLite.
 
-One `meltano install` serves the whole session (plugin venvs under the repository's .meltano,
-as a user's project has them). Each test gets its own simulator, its own SQLite warehouse and
-its own Meltano system database (so its own job state), through the environment variables a
-production deployment would use.
+One `meltano install` serves the whole session, into a temporary Meltano directory
+(MELTANO_SYS_DIR_ROOT: plugin venvs, run files), so the suite neither disturbs nor depends on
+the checkout's own .meltano (a demo or another suite may be using it). Each test gets its own
+simulator, its own SQLite warehouse and its own Meltano system database (so its own job
+state), through the environment variables a production deployment would use.
 """
 
 from __future__ import annotations
@@ -52,9 +53,12 @@ def run(cmd: list[str], env: dict[str, str], check: bool = True, **kw: Any):
 
 
 @pytest.fixture(scope="session")
-def meltano_installed() -> None:
-    """Create the plugins' virtual environments once (fast with uv, a no-op when current)."""
-    run([MELTANO, "install"], env=clean_environ(), timeout=900)
+def meltano_installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Create the plugins' virtual environments once (seconds, with uv); the variables that
+    point Meltano at them."""
+    sys_dir = {"MELTANO_SYS_DIR_ROOT": str(tmp_path_factory.mktemp("meltano"))}
+    run([MELTANO, "install"], env=clean_environ() | sys_dir, timeout=900)
+    return sys_dir
 
 
 def normalize(value: Any) -> Any:
@@ -113,7 +117,7 @@ class Pipeline:
 
     sim: WmsSimulator
     workdir: Path
-    extra_env: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. the Meltano directory
 
     @property
     def warehouse(self) -> Path:
@@ -176,11 +180,11 @@ class Pipeline:
 
 
 @pytest.fixture
-def pipeline(meltano_installed: None, tmp_path: Path) -> Iterator[Pipeline]:
+def pipeline(meltano_installed: dict[str, str], tmp_path: Path) -> Iterator[Pipeline]:
     sim = WmsSimulator(orders=30, details_per_order=3, allocations_per_detail=1, seed=11)
     sim.start()
     try:
-        yield Pipeline(sim=sim, workdir=tmp_path)
+        yield Pipeline(sim=sim, workdir=tmp_path, extra_env=meltano_installed)
     finally:
         sim.stop()
 

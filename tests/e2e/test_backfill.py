@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from conftest import BIN, INCREMENTAL_STATE_ID, REPO, Pipeline, changed_ids, run, snapshot
@@ -69,23 +70,27 @@ def _plugin_configs(pipeline: Pipeline, tmp) -> tuple[str, str]:
     return paths[0], paths[1]
 
 
-def _pipe(tap_config: str, target_config: str, state: str | None, out) -> None:
+def _pipe(tap_config: str, target_config: str, state: str | None, out: Path) -> None:
     """`tap --config ... [--state ...] | target --config ... > out`, as a shell would."""
     tap_cmd = [str(BIN / "tap-gruponos-wms"), "--config", tap_config]
     if state:
         tap_cmd += ["--state", state]
-    tap = subprocess.Popen(tap_cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    with open(out, "w") as sink:
+    tap_log, target_log = out.with_suffix(".tap.log"), out.with_suffix(".target.log")
+    with open(tap_log, "w") as tap_err, open(target_log, "w") as target_err, open(out, "w") as sink:
+        tap = subprocess.Popen(tap_cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=tap_err)
         target = subprocess.run(
             [str(BIN / "target-gruponos-oracle"), "--config", target_config],
             cwd=REPO,
             stdin=tap.stdout,
             stdout=sink,
-            stderr=subprocess.DEVNULL,
+            stderr=target_err,
             check=False,
         )
-    tap.stdout.close()
-    assert tap.wait() == 0 and target.returncode == 0
+        tap.stdout.close()
+        tap.wait()
+    assert (tap.returncode, target.returncode) == (0, 0), (
+        tap_log.read_text()[-3000:] + target_log.read_text()[-3000:]
+    )
 
 
 def _last_state(path, dest) -> str:

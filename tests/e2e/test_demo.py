@@ -18,8 +18,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_demo_reports_what_the_incremental_run_changed(meltano_installed: None, tmp_path: Path):
-    env = clean_environ() | {"MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}"}
+def test_demo_reports_what_the_incremental_run_changed(
+    meltano_installed: dict[str, str], tmp_path: Path
+) -> None:
+    env = clean_environ() | meltano_installed
+    env["MELTANO_DATABASE_URI"] = f"sqlite:///{tmp_path / 'meltano.db'}"
     cmd = [
         sys.executable,
         "scripts/demo.py",

@@ -13,7 +13,8 @@ def test_full_sync_loads_every_wms_record_field_by_field(pipeline: Pipeline) -> 
     pipeline.run_job("full-sync")
 
     pipeline.assert_tables_equal_simulator()
-    assert pipeline.state(INCREMENTAL_STATE_ID) == {}, "full sync must not touch incremental state"
+    state_ids = pipeline.meltano("state", "list").stdout.split()
+    assert state_ids == [FULL_STATE_ID], "the full sync keeps its own state, apart from incremental"
 
 
 def test_incremental_sync_brings_exactly_the_changes_then_nothing(pipeline: Pipeline) -> None:
@@ -51,6 +52,7 @@ def test_full_sync_soft_deletes_what_the_wms_deleted_and_keeps_newer_rows(
     modified = sim.modify("order_dtl", count=2, changes={"po_nbr": "PO-AFTER-DELETE"})
 
     pipeline.run_job("incremental-sync")  # cannot see deletions, must not regress anything
+    incremental_state = pipeline.state(INCREMENTAL_STATE_ID)
     pipeline.run_job("full-sync")
 
     deleted = {stream: set(gone.get(entity, [])) for stream, (entity, _) in STREAMS.items()}
@@ -58,7 +60,8 @@ def test_full_sync_soft_deletes_what_the_wms_deleted_and_keeps_newer_rows(
     pipeline.assert_tables_equal_simulator(deleted=deleted)
     details = pipeline.table("order_details")
     assert all(details[i]["PO_NBR"] == "PO-AFTER-DELETE" for i in modified)
-    assert pipeline.state(FULL_STATE_ID) is not None
+    assert pipeline.state(INCREMENTAL_STATE_ID) == incremental_state, "each job has its own state"
+    assert incremental_state["singer_state"]["bookmarks"]
 
 
 def test_run_interrupted_midway_and_rerun_ends_equal_to_an_uninterrupted_one(

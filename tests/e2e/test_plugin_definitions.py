@@ -67,7 +67,7 @@ def test_meltano_yml_is_valid_for_meltano_and_marks_every_secret_sensitive() -> 
 
 
 def test_fresh_project_adds_the_plugins_from_the_hub_definitions_and_runs_them(
-    meltano_installed: None, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
     project = tmp_path / "fresh"
     env = clean_environ() | {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}

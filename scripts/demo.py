@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -78,6 +79,11 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
 def simulator(port: int, orders: int) -> Iterator[str]:
     """The WMS simulator as a separate process, stopped however the demo ends."""
     url = f"http://127.0.0.1:{port}"
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(
+                f"demo: port {port} is in use (a simulator left running?); stop it or pass --port"
+            )
     cmd = [str(BIN / "wms-simulator"), "serve", "--port", str(port), "--orders", str(orders)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -345,10 +345,10 @@ class WmsStream(RESTStream):
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         if self.replication_method == "FULL_TABLE":
+            # Every record carries this snapshot's version (the SDK's scheme: run start,
+            # epoch seconds); ACTIVATE_VERSION follows the last record only, see below.
+            self._stream_version = self._initialized_at // 1000
             yield from self._walk(context, IdKeyset())
-            # The SDK announces the version before the first record; repeating it after
-            # the last one tells the target the snapshot is complete, so it can retire
-            # rows of older versions (deleted in the WMS) without a half-read table.
             self._write_activate_version_message(self._stream_version)
             return
         lo, hi = self._window(context)
@@ -392,8 +392,14 @@ class WmsStream(RESTStream):
 
     @property
     def emit_activate_version_messages(self) -> bool:
-        """Full-table syncs always version their records (the contract with the target)."""
-        return True
+        """Off, so the SDK does not send ACTIVATE_VERSION before the first record.
+
+        A target retires rows of older versions when it receives ACTIVATE_VERSION. Sent
+        before the snapshot is read (the SDK's place), a failed or interrupted full sync
+        would leave the table emptied (hard delete) or all soft-deleted. `get_records`
+        versions every full-table record and sends it once the snapshot is complete.
+        """
+        return False
 
 
 def _retry_after(response: requests.Response | None) -> float:

@@ -65,7 +65,7 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"demo: the simulator exited with code {proc.returncode}")
+            raise SystemExit(f"demo: the simulator exited with code {proc.returncode}, see its log")
         try:
             with urllib.request.urlopen(f"{url}/_sim/health", timeout=2) as resp:
                 if resp.status == 200:
@@ -75,17 +75,22 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise SystemExit(f"demo: the simulator did not answer {url}/_sim/health in {timeout:.0f}s")
 
 
-@contextmanager
-def simulator(port: int, orders: int) -> Iterator[str]:
-    """The WMS simulator as a separate process, stopped however the demo ends."""
-    url = f"http://127.0.0.1:{port}"
+def ensure_port_free(port: int) -> None:
+    """Fail before doing anything if another server (a simulator left running?) holds the port."""
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             raise SystemExit(
                 f"demo: port {port} is in use (a simulator left running?); stop it or pass --port"
             )
+
+
+@contextmanager
+def simulator(port: int, orders: int, log: Path) -> Iterator[str]:
+    """The WMS simulator as a separate process logging to `log`, stopped however the demo ends."""
+    url = f"http://127.0.0.1:{port}"
     cmd = [str(BIN / "wms-simulator"), "serve", "--port", str(port), "--orders", str(orders)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with open(log, "w") as log_file:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         wait_healthy(url, proc)
         yield url
@@ -144,12 +149,13 @@ def main() -> int:
         TARGET_GRUPONOS_ORACLE_SQLALCHEMY_URL=f"sqlite:///{args.warehouse.resolve()}",
     )
     timings: dict[str, float] = {}
+    ensure_port_free(args.port)
     step("meltano install", [meltano, "install"], env, timings)
     args.warehouse.parent.mkdir(parents=True, exist_ok=True)
     args.warehouse.unlink(missing_ok=True)
     for state_id in JOB_STATE_IDS:
         step("reset job states", [meltano, "state", "clear", "--force", state_id], env, timings)
-    with simulator(args.port, args.orders) as url:
+    with simulator(args.port, args.orders, args.warehouse.with_name("simulator.log")) as url:
         # The incremental job continues from where this full sync started, as it would in
         # production from its own bookmark (its first run would otherwise read everything).
         full_sync_started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()

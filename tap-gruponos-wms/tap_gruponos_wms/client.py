@@ -335,9 +335,15 @@ class WmsStream(RESTStream):
                     self._save_bookmark(context, step.bookmark)
 
     def _window(self, context: Context | None) -> tuple[dt.datetime, dt.datetime]:
-        start = self.get_starting_timestamp(context)  # bookmark or start_date, the later
-        lookback = dt.timedelta(minutes=float(self.config.get("lookback_minutes", 0)))
-        lo = BEGINNING if start is None else whole_second(start - lookback)
+        """[bookmark - lookback, server clock), never starting before `start_date` nor
+        ending after `end_date`."""
+        lo = BEGINNING
+        if start_date := self.config.get("start_date"):
+            lo = parse_timestamp(str(start_date))
+        if bookmark := self.get_context_state(context).get("replication_key_value"):
+            lookback = dt.timedelta(minutes=float(self.config.get("lookback_minutes", 0)))
+            lo = max(lo, parse_timestamp(str(bookmark)) - lookback)
+        lo = whole_second(lo)
         hi = self.server_time()
         if end_date := self.config.get("end_date"):
             hi = min(hi, whole_second(parse_timestamp(str(end_date))))

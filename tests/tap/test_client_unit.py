@@ -68,14 +68,33 @@ def test_bookmark_never_moves_back_when_end_date_precedes_it(api, run_tap) -> No
     assert out.bookmark("order_details") == LO
 
 
-def test_lookback_and_start_date_set_the_lower_bound(api, run_tap) -> None:
+def test_first_run_starts_at_start_date_floored_to_the_second(api, run_tap) -> None:
     config = {**CONFIG, "start_date": "2026-11-26T11:30:00.750Z", "lookback_minutes": 5}
-    page(api, window(lo="2026-11-26T11:25:00+00:00"), [rec(4, "11:26:00.000000")])
+    page(api, window(lo="2026-11-26T11:30:00+00:00"), [rec(4, "11:31:00.000000")])
 
     out = run_tap(config, streams=["order_details"])
 
     assert out.ids("order_details") == [4]
     assert out.records("order_details")[0]["order_key"] == "ORD-10"
+
+
+@pytest.mark.parametrize(
+    ("start_date", "lo"),
+    [
+        (None, "2026-11-26T10:55:00+00:00"),  # bookmark 11:00 minus 5 minutes
+        ("2026-11-26T10:58:00+00:00", "2026-11-26T10:58:00+00:00"),  # never before start_date
+        ("2026-11-26T11:20:00+00:00", "2026-11-26T11:20:00+00:00"),  # a later start_date wins
+    ],
+)
+def test_later_runs_start_at_the_bookmark_minus_lookback(api, run_tap, start_date, lo) -> None:
+    config = {**CONFIG, "lookback_minutes": 5}
+    if start_date:
+        config["start_date"] = start_date
+    page(api, window(lo=lo), [rec(4, "11:31:00.000000")])
+
+    out = run_tap(config, state=STATE, streams=["order_details"])
+
+    assert out.ids("order_details") == [4]
 
 
 @pytest.mark.parametrize(

@@ -102,3 +102,16 @@ def test_batch_the_database_refuses_is_reported_with_its_lines(loader):
         "the database refused the batch",
         validate_records=False,
     )
+
+
+def test_fields_colliding_as_columns_stop_at_the_schema(loader):
+    props = {
+        "id": {"type": "integer"},
+        "order-nbr": {"type": "string"},
+        "ORDER_NBR": {"type": "string"},
+    }
+    result = loader.run_process([schema(properties=props), record(id=1)])
+
+    assert result.returncode == 1
+    assert "stream 'order_details', line 1: bad SCHEMA" in result.stderr
+    assert "fields 'order-nbr' and 'ORDER_NBR' both become column 'ORDER_NBR'" in result.stderr

@@ -158,7 +158,7 @@ class WmsStream(RESTStream):
                 )
 
     def get_new_paginator(self) -> None:
-        """Paging is driven by `_read_window` / `_read_by_id`, not by an SDK paginator."""
+        """Paging is the keyset walk of `_walk`, not an SDK paginator."""
         return
 
     # -- requests, retries, response checks ------------------------------------------------

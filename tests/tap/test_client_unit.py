@@ -3,11 +3,14 @@ pagination/window decisions, retries, auth failures and bad responses."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import responses
 from singer_sdk.exceptions import FatalAPIError
 from tap_gruponos_wms.auth import WmsAuthError
 from tap_gruponos_wms.client import WmsResponseError, safe_url
+from tap_gruponos_wms.tap import TapGruponosWms
 
 from .mock_api import API, CONFIG, DESCRIBE, HI, LO, STATE, page, rec, second, window
 
@@ -233,3 +236,19 @@ def test_sync_without_date_header_fails_rather_than_guessing_the_window(run_tap)
 
 def test_urls_in_messages_never_carry_user_info() -> None:
     assert safe_url("https://user:pw@wms.example/env/x?a=1") == "https://wms.example/env/x?a=1"
+
+
+def test_deselected_properties_are_left_out_of_records(api) -> None:
+    from .conftest import CapturingWriter, catalog_for
+
+    page(api, window(), [rec(1, "11:10:00.0")])
+    catalog = catalog_for(TapGruponosWms(config=CONFIG, setup_mapper=False), ["order_details"])
+    entry = next(e for e in catalog["streams"] if e["tap_stream_id"] == "order_details")
+    for meta in entry["metadata"]:
+        if meta["breadcrumb"] in (["properties", "po_nbr"], ["properties", "order_key"]):
+            meta["metadata"]["selected"] = False
+    writer = CapturingWriter()
+    TapGruponosWms(config=CONFIG, state=STATE, catalog=catalog, message_writer=writer).sync_all()
+
+    records = [json.loads(line)["record"] for line in writer.lines if '"type":"RECORD"' in line]
+    assert records == [{"id": 1, "order_id": 10, "mod_ts": "2026-11-26T08:10:00.0-03:00"}]

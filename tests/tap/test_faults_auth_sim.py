@@ -260,3 +260,17 @@ def test_full_table_run_failing_midway_sends_no_activate_version(sim, sim_config
         run_tap({**sim_config, "max_retries": 0}, streams=[STREAM], method="FULL_TABLE", raw=raw)
     assert any('"type":"RECORD"' in line for line in raw)
     assert not any('"type":"ACTIVATE_VERSION"' in line for line in raw)
+
+
+def test_stream_maps_rename_streams_and_transform_records(sim, sim_config, run_tap) -> None:
+    config = {
+        **sim_config,
+        "stream_maps": {
+            "order_headers": {"__alias__": "wms_orders", "cust_name": None, "nbr": "order_nbr"},
+        },
+    }
+    out = run_tap(config, streams=["order_headers"])
+    records = out.records("wms_orders")
+    assert len(records) == 20
+    assert all("cust_name" not in r and r["nbr"] == r["order_nbr"] for r in records)
+    assert [m["stream"] for m in out.of_type("SCHEMA")] == ["wms_orders"]

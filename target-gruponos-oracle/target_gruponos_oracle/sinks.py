@@ -179,6 +179,10 @@ class OracleSink(SQLSink[OracleConnector]):
             self.sync_started_at,
         )
         self._sql, self._params = statements.compile_sql(plan.statement, dialect)
+        self._input_sizes = statements.input_sizes(
+            {c: actual[c] if actual[c].family == "clob" else k for c, k in plan.kinds.items()},
+            dialect,
+        )
         self._key_slots = [list(plan.kinds).index(k) for k in plan.keys]
         self._guard_slot = list(plan.kinds).index(plan.guard) if plan.guard else None
         self._rows: dict | list = {} if plan.dedupe else []
@@ -274,16 +278,26 @@ class OracleSink(SQLSink[OracleConnector]):
                     conn.execute(statements.delete_all_statement(self._plan.table))
                     self.connector.ensure_unique_key(conn, self._plan.table)
                     self.connector.emptied_tables.add(self._plan.table.name)
-                conn.exec_driver_sql(
-                    self._sql, statements.bind_rows(rows, self._params, conn.dialect)
-                )
-        except (sa.exc.DBAPIError, OverflowError) as exc:
+                self._execute_batch(conn, statements.bind_rows(rows, self._params, conn.dialect))
+        except (sa.exc.DBAPIError, OverflowError, self.connector.dialect.loaded_dbapi.Error) as exc:
             msg = (
                 f"stream '{self.stream_name}', lines {first}-{last}: the database refused "
                 f"the batch (nothing of it was committed): {getattr(exc, 'orig', exc)}"
             )
             raise DatabaseError(msg) from None
         self.logger.info("Committed %d rows into %s", len(rows), self._plan.table.name)
+
+    def _execute_batch(self, conn: sa.Connection, parameters: list) -> None:
+        """One executemany; on the driver's own cursor when bind types must be declared."""
+        if not self._input_sizes:
+            conn.exec_driver_sql(self._sql, parameters)
+            return
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.setinputsizes(**self._input_sizes)
+            cursor.executemany(self._sql, parameters)
+        finally:
+            cursor.close()
 
     def _overwrite_pending(self) -> bool:
         return (

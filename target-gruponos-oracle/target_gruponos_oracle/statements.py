@@ -182,3 +182,17 @@ def bind_rows(rows: list[tuple], names: list[str], dialect: Dialect) -> list:
     if dialect.paramstyle in ("qmark", "format", "numeric"):
         return rows
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def input_sizes(kinds: dict[str, Kind], dialect: Dialect) -> dict[str, t.Any]:
+    """Bind types the driver must be told: on Oracle, CLOB for CLOB columns.
+
+    python-oracledb binds a str as VARCHAR2, which SQL refuses past 4000 bytes (ORA-01461);
+    as a CLOB any length goes through the MERGE's ``SELECT ... FROM dual``.
+    """
+    if dialect.name != "oracle":
+        return {}
+    import oracledb  # only Oracle loads need the driver
+
+    clob = oracledb.DB_TYPE_CLOB
+    return {column: clob for column, kind in kinds.items() if kind.family in ("clob", "json")}

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+import oracledb
 import sqlalchemy as sa
-from sqlalchemy.dialects import oracle
+from sqlalchemy.dialects import oracle, sqlite
 from target_gruponos_oracle import statements
 from target_gruponos_oracle.connector import (
     Kind,
@@ -206,3 +207,12 @@ def test_oracle_batch_rows_bind_exact_values_by_merge_name():
     assert bound["MOD_TS"] == "2026-01-05T10:00:00.000000-03:00"  # for TO_TIMESTAMP_TZ
     assert (bound["IS_BACK_ORDER"], bound["ATTRS"]) == (1, '{"a":1}')
     assert bound["SDC_TABLE_VERSION"] == 3
+
+
+def test_clob_columns_are_bound_as_clob_on_oracle():
+    plan = _plan()
+
+    sizes = statements.input_sizes(plan.kinds, ORACLE)
+
+    assert sizes == {"NOTES": oracledb.DB_TYPE_CLOB, "ATTRS": oracledb.DB_TYPE_CLOB}
+    assert statements.input_sizes(plan.kinds, sqlite.dialect()) == {}

@@ -185,9 +185,11 @@ def main() -> None:
 
         print(f"\n== 3. {args.latency_ms} ms per request, {args.latency_records:,} records")
         with simulator(args.latency_records, latency_ms=args.latency_ms) as base_url:
+            reference = run_minimal(base_url, args.page_size)
             run = run_tap(base_url, workdir, args.page_size, f"tap, {args.latency_ms} ms latency")
         bound = args.page_size * 1000 / args.latency_ms
         extracting = run.records / run.extracting_seconds
+        print(reference.line())
         print(run.line())
         print(
             f"sequential bound: {1000 / args.latency_ms:.1f} pages/s x {args.page_size} = "

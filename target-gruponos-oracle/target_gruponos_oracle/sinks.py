@@ -179,8 +179,13 @@ class OracleSink(SQLSink[OracleConnector]):
             self.sync_started_at,
         )
         self._sql, self._params = statements.compile_sql(plan.statement, dialect)
+        # bind as the column is, except where its family still differs from the values'
+        # (e.g. a CLOB that was a string column, an old wider VARCHAR2)
         self._input_sizes = statements.input_sizes(
-            {c: actual[c] if actual[c].family == "clob" else k for c, k in plan.kinds.items()},
+            {
+                c: actual[c] if actual[c].family in ("clob", "string") else k
+                for c, k in plan.kinds.items()
+            },
             dialect,
         )
         self._key_slots = [list(plan.kinds).index(k) for k in plan.keys]

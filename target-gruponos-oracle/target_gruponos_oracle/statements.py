@@ -185,14 +185,27 @@ def bind_rows(rows: list[tuple], names: list[str], dialect: Dialect) -> list:
 
 
 def input_sizes(kinds: dict[str, Kind], dialect: Dialect) -> dict[str, t.Any]:
-    """Bind types the driver must be told: on Oracle, CLOB for CLOB columns.
+    """Bind types the driver is told up front (Oracle; SQLite needs none).
 
-    python-oracledb binds a str as VARCHAR2, which SQL refuses past 4000 bytes (ORA-01461);
-    as a CLOB any length goes through the MERGE's ``SELECT ... FROM dual``.
+    python-oracledb otherwise guesses each bind's type from the first row, which breaks when
+    that row holds None and a later one a number, and binds every str as VARCHAR2, which SQL
+    refuses past 4000 bytes (ORA-01461): CLOB columns are bound as CLOB.
     """
     if dialect.name != "oracle":
         return {}
     import oracledb  # only Oracle loads need the driver
 
-    clob = oracledb.DB_TYPE_CLOB
-    return {column: clob for column, kind in kinds.items() if kind.family in ("clob", "json")}
+    by_family = {
+        "integer": oracledb.DB_TYPE_NUMBER,
+        "number": oracledb.DB_TYPE_NUMBER,
+        "boolean": oracledb.DB_TYPE_NUMBER,
+        "clob": oracledb.DB_TYPE_CLOB,
+        "json": oracledb.DB_TYPE_CLOB,
+        "timestamp": len("2026-01-05T10:00:00.000000-03:00"),  # text for TO_TIMESTAMP_TZ
+        "date": len("2026-01-05"),
+    }
+    return {
+        column: kind.length if kind.family == "string" else by_family[kind.family]
+        for column, kind in kinds.items()
+        if kind.family in by_family or kind.family == "string"
+    }

@@ -109,7 +109,7 @@ def test_sigterm_commits_pending_rows_then_writes_state(loader):
     deadline = time.monotonic() + 60
     while not loader.db.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.5)  # the records follow the SCHEMA into the pending batch
+    time.sleep(1.5)  # the records follow the SCHEMA into the pending batch
 
     process.send_signal(signal.SIGTERM)
     stdout, _ = process.communicate(timeout=60)

@@ -22,6 +22,7 @@ import datetime as dt
 import re
 import typing as t
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 UTC = dt.timezone.utc
 ONE_SECOND = dt.timedelta(seconds=1)
@@ -99,14 +100,14 @@ class Step:
 
 
 def advance(position: Position, page: list[Record], page_size: int) -> Step:
+    """The step a page allows; raises KeysetError if the page breaks the query's order or
+    bounds (trusting it could skip records silently, or loop)."""
+    _check_order(position, page)
     full = len(page) >= page_size
     if isinstance(position, Window):
         return _advance_window(position, page) if full else Step(page, position.hi, None)
     if full:
-        last_id = page[-1]["id"]
-        if last_id <= position.last_id:
-            raise KeysetError(f"ordering=id, id__gt={position.last_id} was not honoured")
-        return Step(page, None, replace(position, last_id=last_id))
+        return Step(page, None, replace(position, last_id=page[-1]["id"]))
     if position.second is None or position.window is None:
         return Step(page, None, None)  # full table done
     after = position.second + ONE_SECOND
@@ -116,8 +117,6 @@ def advance(position: Position, page: list[Record], page_size: int) -> Step:
 
 def _advance_window(window: Window, page: list[Record]) -> Step:
     cut, second = _last_second(page)
-    if second < window.lo:
-        raise KeysetError(f"mod_ts__gte={format_timestamp(window.lo)} was not honoured")
     if cut:
         return Step(page[:cut], second, Window(second, window.hi))
     return Step([], None, IdKeyset(second=second, window=window))
@@ -130,3 +129,21 @@ def _last_second(page: list[Record]) -> tuple[int, dt.datetime]:
     while cut > 0 and parse_timestamp(page[cut - 1]["mod_ts"]) >= second:
         cut -= 1
     return cut, second
+
+
+def _check_order(position: Position, page: list[Record]) -> None:
+    if not page:
+        return
+    if isinstance(position, IdKeyset):
+        ids = [record["id"] for record in page]
+        if ids[0] <= position.last_id or any(a >= b for a, b in pairwise(ids)):
+            raise KeysetError(f"ordering=id with id__gt={position.last_id} was not honoured")
+        return
+    stamps = [parse_timestamp(record["mod_ts"]) for record in page]
+    if stamps[0] < position.lo or stamps[-1] >= position.hi:
+        raise KeysetError(
+            f"mod_ts__gte={format_timestamp(position.lo)} / "
+            f"mod_ts__lt={format_timestamp(position.hi)} were not honoured"
+        )
+    if any(a > b for a, b in pairwise(stamps)):
+        raise KeysetError("ordering=mod_ts,id was not honoured")

@@ -99,3 +99,11 @@ def test_a_server_ignoring_the_keyset_is_an_error_not_an_endless_loop() -> None:
 )
 def test_timestamps_parse_with_any_fraction_and_default_to_utc(text, expected) -> None:
     assert parse_timestamp(text) == expected
+
+
+def test_a_page_out_of_mod_ts_order_is_an_error_not_a_silent_skip() -> None:
+    unsorted = [rec(1, at(-3)), rec(2, at(0.5)), rec(3, at(-2))]
+    with pytest.raises(KeysetError, match="ordering=mod_ts,id"):
+        advance(Window(LO, HI), unsorted, page_size=3)
+    with pytest.raises(KeysetError, match="mod_ts__lt"):
+        advance(Window(LO, HI), [rec(1, at(0)), rec(2, HI - S + at(0))], page_size=3)

@@ -15,8 +15,6 @@ from tap_gruponos_wms.writer import SingerOutputWriter
 
 from .mock_api import API, DESCRIBE, SERVER_DATE
 
-SECRETS = ("wms_pass", "wms_secret")
-
 
 class CapturingWriter(SingerOutputWriter):
     """Serialises messages exactly as the CLI does, but into a list."""

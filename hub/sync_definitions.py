@@ -8,8 +8,9 @@ that declaration into Meltano's vocabulary and writes it to the two places Melta
 - `meltano.yml`: `capabilities`, `settings` and `settings_group_validation` of the base plugins
   (the rest of the file, comments included, is left as it is).
 
-`python hub/sync_definitions.py` rewrites both; `--check` only compares and exits 1 on drift,
-which is what the e2e suite runs.
+`python hub/sync_definitions.py` rewrites both; `--check` only compares and exits 1 on drift.
+The e2e suite runs `--check --ignore-text`: a reworded description is not worth a red build, a
+renamed, retyped, added or newly secret setting is.
 """
 
 from __future__ import annotations
@@ -213,13 +214,41 @@ def expected_files() -> dict[Path, str]:
     return files
 
 
+_TEXT_KEYS = frozenset({"label", "description"})
+
+
+def without_text(node: Any) -> Any:
+    """The parsed YAML without labels and descriptions: what changes behaviour."""
+    if isinstance(node, dict):
+        return {k: without_text(v) for k, v in node.items() if k not in _TEXT_KEYS}
+    if isinstance(node, list):
+        return [without_text(v) for v in node]
+    return node
+
+
+def agrees(path: Path, content: str, ignore_text: bool) -> bool:
+    if not path.exists():
+        return False
+    current = path.read_text()
+    if not ignore_text:
+        return current == content
+    yaml = YAML(typ="safe")
+    return without_text(yaml.load(current)) == without_text(yaml.load(content))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report drift, exit 1 if any")
+    parser.add_argument(
+        "--ignore-text",
+        action="store_true",
+        help="with --check: compare names, kinds, defaults, secrets, capabilities, groups; "
+        "not labels and descriptions",
+    )
     args = parser.parse_args(argv)
     stale = []
     for path, content in expected_files().items():
-        if path.exists() and path.read_text() == content:
+        if agrees(path, content, args.check and args.ignore_text):
             continue
         stale.append(path.relative_to(ROOT))
         if not args.check:

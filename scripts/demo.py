@@ -177,6 +177,9 @@ def main() -> int:
         for action, by_entity in changed.items():
             counts = ", ".join(f"{len(ids)} {entity}" for entity, ids in by_entity.items())
             print(f"    the WMS {action} {counts or 'nothing'}")
+        # A run reads up to the server clock's whole second at its start: let the second of
+        # the changes pass, or a run started within it would leave them to the next run.
+        time.sleep(1.05 - time.time() % 1.0)
         step(
             "meltano run incremental-sync",
             [meltano, "run", "incremental-sync"],

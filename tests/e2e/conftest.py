@@ -14,6 +14,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -59,6 +60,16 @@ def meltano_installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str
     sys_dir = {"MELTANO_SYS_DIR_ROOT": str(tmp_path_factory.mktemp("meltano"))}
     run([MELTANO, "install"], env=clean_environ() | sys_dir, timeout=900)
     return sys_dir
+
+
+def wait_past_this_second() -> None:
+    """Let the server clock leave the second in which the test changed WMS data.
+
+    A run reads mod_ts up to the server's whole second when it starts (the HTTP Date header);
+    changes made within that second belong, by design, to the next run. A run started right
+    after a change could otherwise legitimately miss it.
+    """
+    time.sleep(1.05 - time.time() % 1.0)
 
 
 def normalize(value: Any) -> Any:

@@ -9,7 +9,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import BIN, INCREMENTAL_STATE_ID, REPO, Pipeline, changed_ids, run, snapshot
+from conftest import (
+    BIN,
+    INCREMENTAL_STATE_ID,
+    REPO,
+    Pipeline,
+    changed_ids,
+    run,
+    snapshot,
+    wait_past_this_second,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -23,8 +32,10 @@ def test_backfill_replay_of_an_old_window_leaves_newer_rows_and_incremental_stat
     victim = details[0]["id"]
     oldest = min(datetime.fromisoformat(r["mod_ts"]) for r in details)
     sim.modify("order_dtl", ids=[victim], changes={"po_nbr": "PO-NEWER"})
+    wait_past_this_second()
     pipeline.run_job("incremental-sync")
     newer_row = pipeline.table("order_details")[victim]
+    assert newer_row["PO_NBR"] == "PO-NEWER"
     incremental_state = pipeline.state(INCREMENTAL_STATE_ID)
     before = snapshot(pipeline)
     allocations_before = pipeline.table("allocations")
@@ -110,6 +121,7 @@ def test_plain_pipe_state_file_resumes_exactly_where_the_run_ended(
     before = snapshot(pipeline)
 
     modified = set(pipeline.sim.modify("order_dtl", count=2))
+    wait_past_this_second()
     second = tmp_path / "state2.json"
     _pipe(tap_config, target_config, _last_state(first, tmp_path / "s1.json"), second)
     assert changed_ids(before, snapshot(pipeline))["order_details"] == modified

@@ -18,6 +18,7 @@ from conftest import (
     Pipeline,
     changed_ids,
     snapshot,
+    wait_past_this_second,
 )
 from wms_simulator import Fault
 
@@ -47,6 +48,7 @@ def test_incremental_sync_brings_exactly_the_changes_then_nothing(pipeline: Pipe
     for stream, (entity, _) in STREAMS.items():
         touched[stream] |= set(new[entity])
     # a bare mod_ts bump changes MOD_TS, so every touched row differs in content
+    wait_past_this_second()
     pipeline.run_job("incremental-sync")
 
     after = snapshot(pipeline)
@@ -66,6 +68,7 @@ def test_full_sync_soft_deletes_what_the_wms_deleted_and_keeps_newer_rows(
     gone = sim.delete("order_hdr", [order])  # cascades to its details and allocations
     modified = sim.modify("order_dtl", count=2, changes={"po_nbr": "PO-AFTER-DELETE"})
 
+    wait_past_this_second()
     pipeline.run_job("incremental-sync")  # cannot see deletions, must not regress anything
     incremental_state = pipeline.state(INCREMENTAL_STATE_ID)
     pipeline.run_job("full-sync")
@@ -98,6 +101,7 @@ def test_run_interrupted_midway_and_rerun_ends_equal_to_an_uninterrupted_one(
     assert 0 < len(pipeline.table("order_details")) < len(sim.records("order_dtl"))
 
     sim.modify("order_dtl", count=3)  # the world moves on before the re-run
+    wait_past_this_second()
     pipeline.run_job("incremental-sync")
     pipeline.assert_tables_equal_simulator()
 

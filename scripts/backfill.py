@@ -21,7 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,8 +35,6 @@ def moment(text: str) -> datetime:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"not an ISO date or date-time: {text!r}") from err
-    if len(text) == 10:
-        value = datetime.combine(date.fromisoformat(text), datetime.min.time())
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 

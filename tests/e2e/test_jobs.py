@@ -123,7 +123,7 @@ def test_run_killed_midway_resumes_from_its_saved_state_and_ends_equal(pipeline:
         # (and their STATE passed on), then kill everything: a crash in the middle of a run.
         if entity == "order_hdr" and n == 1:
             wait_for_rows(pipeline, "allocations", 80)
-            time.sleep(1)  # let Meltano store the STATE the target emitted after the commit
+            wait_for_saved_bookmark(pipeline, "allocations")
             os.killpg(run.pid, signal.SIGKILL)
 
     sim.on_list_request(kill_during_last_stream)
@@ -139,6 +139,7 @@ def test_run_killed_midway_resumes_from_its_saved_state_and_ends_equal(pipeline:
 
 
 def wait_for_rows(pipeline: Pipeline, stream: str, count: int, timeout: float = 120) -> None:
+    """Until at least `count` rows of `stream` are committed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -148,3 +149,14 @@ def wait_for_rows(pipeline: Pipeline, stream: str, count: int, timeout: float = 
             pass
         time.sleep(0.2)
     raise AssertionError(f"{stream}: fewer than {count} rows committed after {timeout}s")
+
+
+def wait_for_saved_bookmark(pipeline: Pipeline, stream: str, timeout: float = 120) -> None:
+    """Until Meltano has stored the STATE the target emitted after committing `stream`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = pipeline.state(INCREMENTAL_STATE_ID)
+        if stream in state.get("singer_state", {}).get("bookmarks", {}):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"no saved bookmark for {stream} after {timeout}s")

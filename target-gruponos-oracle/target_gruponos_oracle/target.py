@@ -139,6 +139,52 @@ class TargetGruponosOracle(SQLTarget):
                 "longer strings go to CLOB."
             ),
         ),
+        # The SDK's standard target settings, declared here so --about shows their real
+        # defaults and what they do in this target (the SDK adds only the missing ones).
+        th.Property(
+            "default_target_schema",
+            th.StringType,
+            description=(
+                "Oracle schema (user) that owns the tables, e.g. WMS; empty: the connecting "
+                "user's own schema. Leave empty on SQLite."
+            ),
+        ),
+        th.Property(
+            "batch_size_rows",
+            th.IntegerType,
+            default=10000,
+            description=(
+                "Rows per batch; each batch is one transaction (one MERGE), and peak memory "
+                "follows it."
+            ),
+        ),
+        th.Property(
+            "add_record_metadata",
+            th.BooleanType,
+            default=False,
+            description=(
+                "Add SDC_EXTRACTED_AT, SDC_RECEIVED_AT, SDC_BATCHED_AT, SDC_SEQUENCE and "
+                "SDC_SYNC_STARTED_AT columns. SDC_TABLE_VERSION and SDC_DELETED_AT always exist."
+            ),
+        ),
+        th.Property(
+            "hard_delete",
+            th.BooleanType,
+            default=False,
+            description=(
+                "On ACTIVATE_VERSION (full sync), delete rows of older versions instead of "
+                "stamping SDC_DELETED_AT."
+            ),
+        ),
+        th.Property(
+            "validate_records",
+            th.BooleanType,
+            default=True,
+            description=(
+                "Check every record against its stream's schema; a mismatch stops the load "
+                "naming the stream, input line and field."
+            ),
+        ),
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:

@@ -85,6 +85,8 @@ class TablePlan:
     dedupe: bool  # keyed loads keep one row per key per batch
     table: sa.Table
     statement: sa.Executable
+    # With a guard: raises the version of rows whose full-sync copy the guard skipped.
+    restamp: sa.Executable | None = None
 
 
 def plan_table(
@@ -111,14 +113,17 @@ def plan_table(
     keyed = load_method != "append-only" and bool(keys)
     # append-only tables hold every version of a key, so only keyed loads get a primary key
     table = build_table(name, kinds, keys if keyed else [], schema_name, dialect_name)
-    guard = None
-    if keyed:
-        bookmarks = [names[b] for b in bookmark_properties if b in names]
-        guard = bookmarks[0] if len(bookmarks) == 1 else None
-        statement = statements.upsert_statement(table, kinds, keys, guard, dialect_name)
-    else:
+    if not keyed:
         statement = statements.insert_statement(table, kinds, dialect_name)
-    return TablePlan(list(names), metadata, kinds, keys, guard, keyed, table, statement)
+        return TablePlan(list(names), metadata, kinds, keys, None, keyed, table, statement)
+    bookmarks = [names[b] for b in bookmark_properties if b in names]
+    guard = bookmarks[0] if len(bookmarks) == 1 else None
+    version = VERSION_COLUMN if VERSION_COLUMN in kinds else None
+    statement = statements.upsert_statement(table, kinds, keys, guard, version, dialect_name)
+    restamp = None
+    if guard and version:
+        restamp = statements.restamp_version_statement(table, keys, version)
+    return TablePlan(list(names), metadata, kinds, keys, guard, keyed, table, statement, restamp)
 
 
 def row_columns(
@@ -189,6 +194,8 @@ class OracleSink(SQLSink[OracleConnector]):
             dialect,
         )
         self._key_slots = [list(plan.kinds).index(k) for k in plan.keys]
+        restamps = plan.restamp is not None
+        self._version_slot = list(plan.kinds).index(VERSION_COLUMN) if restamps else None
         self._guard_slot = list(plan.kinds).index(plan.guard) if plan.guard else None
         self._rows: dict | list = {} if plan.dedupe else []
         self._first_line: int | None = None
@@ -284,6 +291,7 @@ class OracleSink(SQLSink[OracleConnector]):
                     self.connector.ensure_unique_key(conn, self._plan.table)
                     self.connector.emptied_tables.add(self._plan.table.name)
                 self._execute_batch(conn, statements.bind_rows(rows, self._params, conn.dialect))
+                self._restamp_versions(conn, rows)
         except (sa.exc.DBAPIError, OverflowError, self.connector.dialect.loaded_dbapi.Error) as exc:
             msg = (
                 f"stream '{self.stream_name}', lines {first}-{last}: the database refused "
@@ -303,6 +311,15 @@ class OracleSink(SQLSink[OracleConnector]):
             cursor.executemany(self._sql, parameters)
         finally:
             cursor.close()
+
+    def _restamp_versions(self, conn: sa.Connection, rows: list[tuple]) -> None:
+        """Full-sync rows (they carry a version): mark even those the guard skipped as seen."""
+        slot = self._version_slot
+        if slot is None or rows[0][slot] is None:  # a batch comes from one kind of sync
+            return
+        keys = [(f"key_{k}", s) for k, s in zip(self._plan.keys, self._key_slots, strict=True)]
+        params = [{"version": r[slot], **{name: r[s] for name, s in keys}} for r in rows]
+        conn.execute(self._plan.restamp, params)
 
     def _overwrite_pending(self) -> bool:
         return (

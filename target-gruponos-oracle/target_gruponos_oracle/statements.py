@@ -82,12 +82,18 @@ class Merge(Executable, ClauseElement):
     inherit_cache = False
 
     def __init__(
-        self, table: sa.Table, kinds: dict[str, Kind], keys: t.Sequence[str], guard: str | None
+        self,
+        table: sa.Table,
+        kinds: dict[str, Kind],
+        keys: t.Sequence[str],
+        guard: str | None,
+        version: str | None,
     ) -> None:
         self.table = table
         self.kinds = kinds
         self.keys = list(keys)
         self.guard = guard
+        self.version = version
 
 
 @compiles(Merge)
@@ -103,14 +109,14 @@ def _compile_merge(merge: Merge, compiler: SQLCompiler, **kw: t.Any) -> str:
         return f"tgt.{quote(col)}", f"src.{quote(col)}"
 
     on = " AND ".join("{} = {}".format(*both(k)) for k in merge.keys)
-    updates = [c for c in merge.kinds if c not in merge.keys]
     text = (
         f"MERGE INTO {compiler.process(target, asfrom=True, **kw)} "
         f"USING {compiler.process(source, asfrom=True, **kw)} ON ({on})"
     )
-    if updates:
+    values = update_values(merge.kinds, merge.keys, merge.version, source.c, target.c)
+    if values:
         text += " WHEN MATCHED THEN UPDATE SET " + ", ".join(
-            "{} = {}".format(*both(c)) for c in updates
+            f"tgt.{quote(c)} = {compiler.process(v, **kw)}" for c, v in values.items()
         )
         if merge.guard:
             condition = newer_or_equal(
@@ -122,29 +128,78 @@ def _compile_merge(merge: Merge, compiler: SQLCompiler, **kw: t.Any) -> str:
     return f"{text} WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})"
 
 
+def update_values(
+    kinds: dict[str, Kind],
+    keys: t.Sequence[str],
+    version: str | None,
+    incoming: t.Any,
+    stored: t.Any,
+) -> dict[str, sa.ColumnElement]:
+    """What a matched row's columns become (``incoming``/``stored``: column collections).
+
+    The ``version`` column records presence, not content: it keeps the newest version seen,
+    so an incremental update (no version) of a row a running full sync already stored does
+    not make ACTIVATE_VERSION retire it.
+    """
+    values: dict[str, sa.ColumnElement] = {}
+    for column in kinds:
+        if column in keys:
+            continue  # ORA-38104: the ON columns cannot be updated
+        new, old = incoming[column], stored[column]
+        if column == version:
+            newest = sa.and_(new.is_not(None), sa.or_(old.is_(None), new > old))
+            values[column] = sa.case((newest, new), else_=old)
+        else:
+            values[column] = new
+    return values
+
+
 def upsert_statement(
     table: sa.Table,
     kinds: dict[str, Kind],
     keys: t.Sequence[str],
     guard: str | None,
+    version: str | None,
     dialect_name: str,
 ) -> Executable:
     """Insert-or-update on ``keys``; with ``guard`` (the bookmark column) older rows never win.
 
     Oracle: :class:`Merge`. SQLite: ``INSERT ... ON CONFLICT (keys) DO UPDATE ... WHERE``.
+    Columns are updated as :func:`update_values` says.
     """
     if dialect_name == "oracle":
-        return Merge(table, kinds, keys, guard)
+        return Merge(table, kinds, keys, guard, version)
     insert = sqlite.insert(table).values(
         {col: bind_value(col, kind, dialect_name) for col, kind in kinds.items()}
     )
-    updates = {c: insert.excluded[c] for c in kinds if c not in keys}
+    updates = update_values(kinds, keys, version, insert.excluded, table.c)
     if not updates:
         return insert.on_conflict_do_nothing(index_elements=list(keys))
     where = None
     if guard:
         where = newer_or_equal(insert.excluded[guard], table.c[guard], kinds[guard], dialect_name)
     return insert.on_conflict_do_update(index_elements=list(keys), set_=updates, where=where)
+
+
+def restamp_version_statement(
+    table: sa.Table, keys: t.Sequence[str], version_column: str
+) -> sa.Update:
+    """Raise a row's version to the one of a full sync that saw it, content untouched.
+
+    The guarded upsert skips a full sync's copy that is older than the stored row (an
+    incremental run stored a newer one meanwhile); the record still exists in the WMS, so
+    ACTIVATE_VERSION must not retire it. Parameters: ``key_<column>`` per key, ``version``.
+    """
+    version = table.c[version_column]
+    new_version = sa.bindparam("version")
+    return (
+        sa.update(table)
+        .where(
+            *(table.c[k] == sa.bindparam(f"key_{k}") for k in keys),
+            sa.or_(version.is_(None), version < new_version),
+        )
+        .values({version_column: new_version})
+    )
 
 
 def delete_all_statement(table: sa.Table) -> sa.Delete:

@@ -107,6 +107,28 @@ def test_activate_version_retires_rows_loaded_without_a_version(loader):
     assert [r["ID"] for r in loader.rows()] == [1]
 
 
+def test_full_sync_copy_older_than_the_stored_row_does_not_retire_it(loader):
+    # an incremental run stores T2 while a full sync (version 3) still sends its T1 copy
+    loader.run([schema(), detail(1, T2, status_id=2), detail(2, T2, status_id=2)])
+    loader.run([schema(), record(version=3, id=1, mod_ts=T1, status_id=1), activate(3)])
+
+    rows = {r["ID"]: r for r in loader.rows()}
+    assert (rows[1]["STATUS_ID"], rows[1]["MOD_TS"]) == (2, T2)  # content not regressed
+    assert rows[1]["SDC_TABLE_VERSION"] == 3  # seen by the full sync: still present
+    assert rows[1]["SDC_DELETED_AT"] is None
+    assert rows[2]["SDC_DELETED_AT"] is not None  # not in the full sync: gone from the WMS
+
+
+def test_incremental_update_after_a_full_sync_copy_keeps_its_version(loader):
+    # the full sync (version 4) stored T1; an incremental run then brings T2, before ACTIVATE
+    loader.run([schema(), record(version=4, id=1, mod_ts=T1, status_id=1)])
+    loader.run([schema(), detail(1, T2, status_id=2)])
+    loader.run([schema(), activate(4)])
+
+    row = loader.rows()[0]
+    assert (row["STATUS_ID"], row["SDC_TABLE_VERSION"], row["SDC_DELETED_AT"]) == (2, 4, None)
+
+
 def test_state_is_emitted_after_the_rows_it_covers(loader):
     states = loader.run([schema(), detail(1), state(1), detail(2), state(2)], batch_size_rows=1)
 

@@ -85,7 +85,15 @@ def test_upsert_is_one_merge_from_dual_guarded_by_mod_ts():
     assert "TO_DATE(:CUST_DATE_1, 'YYYY-MM-DD') AS \"CUST_DATE_1\"" in sql
     update = re.search(r"WHEN MATCHED THEN UPDATE SET (.*) WHERE (.*) WHEN NOT MATCHED", sql)
     assert update, sql
-    assert 'tgt."ID" =' not in update.group(1)  # ORA-38104: keys are not updated
+    assignments = dict(a.split(" = ", 1) for a in update.group(1).split(", tgt."))
+    assert 'tgt."ID"' not in update.group(1)  # ORA-38104: keys are not updated
+    assert assignments['"STATUS_ID"'] == 'src."STATUS_ID"'
+    # the table version records presence: it never goes back (an incremental row has none)
+    assert assignments['"SDC_TABLE_VERSION"'] == (
+        'CASE WHEN (src."SDC_TABLE_VERSION" IS NOT NULL AND (tgt."SDC_TABLE_VERSION" IS NULL '
+        'OR tgt."SDC_TABLE_VERSION" < src."SDC_TABLE_VERSION")) THEN src."SDC_TABLE_VERSION" '
+        'ELSE tgt."SDC_TABLE_VERSION" END'
+    )
     assert update.group(2) == (
         'tgt."MOD_TS" IS NULL OR src."MOD_TS" IS NULL OR tgt."MOD_TS" <= src."MOD_TS"'
     )
@@ -94,6 +102,18 @@ def test_upsert_is_one_merge_from_dual_guarded_by_mod_ts():
         "WHEN NOT MATCHED THEN INSERT ({}) VALUES ({})".format(
             ", ".join(f'"{c}"' for c in columns), ", ".join(f'src."{c}"' for c in columns)
         )
+    )
+
+
+def test_full_sync_copies_the_guard_skips_still_get_the_new_version():
+    restamp = _plan().restamp
+    assert restamp is not None
+
+    assert _sql(restamp) == (
+        'UPDATE "WMS_ORDER_DETAILS" SET "SDC_TABLE_VERSION"=:version '
+        'WHERE "WMS_ORDER_DETAILS"."ID" = :key_ID AND '
+        '("WMS_ORDER_DETAILS"."SDC_TABLE_VERSION" IS NULL OR '
+        '"WMS_ORDER_DETAILS"."SDC_TABLE_VERSION" < :version)'
     )
 
 

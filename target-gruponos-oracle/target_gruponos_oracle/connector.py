@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.sql import SQLConnector
 from sqlalchemy.dialects import oracle
 from sqlalchemy.dialects.oracle.base import RESERVED_WORDS
@@ -20,7 +21,6 @@ from sqlalchemy.dialects.oracle.base import RESERVED_WORDS
 if t.TYPE_CHECKING:
     from sqlalchemy.engine.interfaces import Dialect
 
-DEFAULT_SQLITE_URL = "sqlite:///output/gruponos_wms.db"
 MAX_IDENTIFIER_BYTES = 128
 # Oracle's reserved words plus keywords that break unquoted use in common statements.
 RESERVED = frozenset(RESERVED_WORDS) | {
@@ -289,7 +289,11 @@ class OracleConnector(SQLConnector):
         self.emptied_tables: set[str] = set()  # overwrite: tables already emptied in this run
 
     def get_sqlalchemy_url(self, config: dict[str, t.Any]) -> str:
-        """``sqlalchemy_url``, else an Oracle URL from host/port/service_name, else SQLite."""
+        """``sqlalchemy_url``, else an Oracle URL from host/port/service_name.
+
+        There is no implicit default database: a production run whose Oracle variables are
+        missing must fail, not load into a local file while its bookmarks advance.
+        """
         if config.get("sqlalchemy_url"):
             return config["sqlalchemy_url"]
         if config.get("host"):
@@ -303,7 +307,11 @@ class OracleConnector(SQLConnector):
                 if config.get("service_name")
                 else {},
             ).render_as_string(hide_password=False)
-        return DEFAULT_SQLITE_URL
+        msg = (
+            "no database configured: set sqlalchemy_url (e.g. sqlite:///output/warehouse.db "
+            "for a local file) or host, service_name, username and password for Oracle"
+        )
+        raise ConfigValidationError(msg, errors=[msg])
 
     @property
     def masked_url(self) -> str:

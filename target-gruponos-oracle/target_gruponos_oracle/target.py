@@ -11,7 +11,11 @@ from collections import Counter
 
 import sqlalchemy as sa
 from singer_sdk import typing as th
-from singer_sdk.exceptions import InvalidJSONSchema, RecordsWithoutSchemaException
+from singer_sdk.exceptions import (
+    ConfigurationError,
+    InvalidJSONSchema,
+    RecordsWithoutSchemaException,
+)
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
@@ -105,7 +109,7 @@ class TargetGruponosOracle(SQLTarget):
             description=(
                 "SQLAlchemy URL: Oracle `oracle+oracledb://user:pw@host:1521/?service_name=SVC` "
                 "or SQLite `sqlite:///path.db`. Overrides host/port/service_name/username/"
-                "password. Without either, SQLite `output/gruponos_wms.db` is used."
+                "password; one of the two is required."
             ),
         ),
         th.Property("host", th.StringType, description="Oracle host (when no sqlalchemy_url)."),
@@ -264,7 +268,7 @@ class TargetGruponosOracle(SQLTarget):
         gc.set_threshold(50_000, 20, 100)
         try:
             super().invoke(*args, **kwargs)
-        except (InputError, InvalidInputLine, DatabaseError) as exc:
+        except (InputError, InvalidInputLine, DatabaseError, ConfigurationError) as exc:
             cls.logger.error("%s", exc)
             sys.exit(1)
 

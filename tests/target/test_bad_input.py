@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
-from target_testkit import detail, record, schema, state, states_of
+from target_testkit import TARGET_CMD, detail, record, schema, singer_text, state, states_of
 
 # Two good records, each committed in its own batch, with their states, then the bad line.
 GOOD = [schema(), detail(1), state(1), detail(2), state(2)]
@@ -115,3 +117,23 @@ def test_fields_colliding_as_columns_stop_at_the_schema(loader):
     assert result.returncode == 1
     assert "stream 'order_details', line 1: bad SCHEMA" in result.stderr
     assert "fields 'order-nbr' and 'ORDER_NBR' both become column 'ORDER_NBR'" in result.stderr
+
+
+def test_without_a_database_setting_the_target_stops_instead_of_using_a_local_file(tmp_path):
+    # A prod run whose Oracle variables are missing must not load a SQLite file and move on.
+    config = tmp_path / "config.json"
+    config.write_text('{"username": "wms_loader", "password": "s3cret-pw"}')
+    result = subprocess.run(
+        [*TARGET_CMD, "--config", str(config)],
+        input=singer_text([schema(), detail(1)]),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert "no database configured: set sqlalchemy_url" in result.stderr
+    assert "s3cret-pw" not in result.stderr
+    assert not list(tmp_path.rglob("*.db"))

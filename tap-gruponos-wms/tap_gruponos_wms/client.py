@@ -280,9 +280,19 @@ class WmsStream(RESTStream):
         response = self._get(self.get_url(None), params)
         if response.status_code == HTTPStatus.NOT_FOUND:
             return []
-        results = self._json_body(response).get("results")
+        body = self._json_body(response)
+        results = body.get("results")
         if not isinstance(results, list):
             raise WmsResponseError(f"{self._failure(response)} without a 'results' list")
+        if len(results) < int(params["page_size"]) and body.get("next_page"):
+            # A short page ends a window; one that still links a next page means the server
+            # capped page_size, and ending there would skip the rest of the window.
+            msg = (
+                f"{self._failure(response)} with {len(results)} records for "
+                f"page_size={params['page_size']} and a next_page: the server caps the page "
+                f"size; set page_size to at most {len(results)}"
+            )
+            raise WmsResponseError(msg)
         last = results[-1] if results else {"id": None, "mod_ts": None}
         if not (isinstance(last, dict) and "id" in last and "mod_ts" in last):
             raise WmsResponseError(f"{self._failure(response)} with records lacking id/mod_ts")

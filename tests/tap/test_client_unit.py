@@ -219,6 +219,13 @@ def test_bad_response_shape_fails_clearly(api, run_tap, body, content_type, expe
     assert "order_dtl" in str(error.value)
 
 
+def test_a_server_capping_page_size_fails_instead_of_ending_the_window(api, run_tap) -> None:
+    more = {"results": [rec(1, "11:10:00.100000")], "next_page": f"{API}order_dtl/?page=2"}
+    api.get(f"{API}order_dtl/", json=more)
+    with pytest.raises(WmsResponseError, match="caps the page size; set page_size to at most 1"):
+        run_tap(CONFIG, state=STATE, streams=["order_details"])
+
+
 def test_404_that_is_not_an_lgfapi_answer_fails_instead_of_meaning_no_records(api, run_tap) -> None:
     api.get(f"{API}order_dtl/", status=404, body="<html>Not Found</html>", content_type="text/html")
     with pytest.raises(FatalAPIError, match="check base_url and api_version"):

@@ -127,10 +127,16 @@ def plan_table(
 
 
 def row_columns(
-    plan: TablePlan, schema: dict, actual: dict[str, Kind], *, checked: bool
+    plan: TablePlan,
+    schema: dict,
+    actual: dict[str, Kind],
+    *,
+    checked: bool,
+    byte_limit: int | None = None,
 ) -> list[Column]:
     """Row builder instructions: where each value comes from, its schema check (when the
-    builder validates) and the character limit of its column as it exists (``actual``)."""
+    builder validates), the character limit of its column as it exists (``actual``) and,
+    for string columns, ``byte_limit`` (Oracle's VARCHAR2 limit in bytes)."""
     properties = schema["properties"]
     columns = []
     for field, (column, kind) in zip(plan.fields, plan.kinds.items(), strict=True):
@@ -138,11 +144,13 @@ def row_columns(
             columns.append(Column(field, METADATA[field][1], kind))
             continue
         prop = properties[field]
-        limit = actual[column].length if actual[column].family == "string" else None
+        is_string = actual[column].family == "string"
+        limit = actual[column].length if is_string else None
         if checked and prop.get("maxLength") is not None:
             limit = min(limit or prop["maxLength"], prop["maxLength"])
         check = Check.of(prop) if checked else None
-        columns.append(Column(field, f"get({field!r})", kind, limit, check))
+        bytes_ = byte_limit if is_string else None
+        columns.append(Column(field, f"get({field!r})", kind, limit, bytes_, check))
     return columns
 
 
@@ -179,7 +187,13 @@ class OracleSink(SQLSink[OracleConnector]):
             )
         self._plan = plan
         self._build = compile_row_builder(
-            row_columns(plan, self.original_schema, actual, checked=self._builder_checks),
+            row_columns(
+                plan,
+                self.original_schema,
+                actual,
+                checked=self._builder_checks,
+                byte_limit=self._varchar_byte_limit(dialect.name),
+            ),
             dialect.name,
             self.sync_started_at,
         )
@@ -201,6 +215,12 @@ class OracleSink(SQLSink[OracleConnector]):
         self._first_line: int | None = None
         self._max_rows = self.max_size
         self._required = self.original_schema.get("required", []) if self.validate_schema else []
+
+    def _varchar_byte_limit(self, dialect_name: str) -> int | None:
+        """Oracle caps VARCHAR2 in bytes (max_varchar_length), whatever its CHAR length."""
+        if dialect_name != "oracle":
+            return None
+        return int(self.config.get("max_varchar_length", 4000))
 
     @property
     def table_name(self) -> str:

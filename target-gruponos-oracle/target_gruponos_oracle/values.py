@@ -121,6 +121,7 @@ class Column:
     source: str  # Python expression over ``record``, ``get``, ``message`` and ``now``
     kind: Kind
     limit: int | None = None  # most characters allowed (strings)
+    byte_limit: int | None = None  # most UTF-8 bytes allowed (Oracle VARCHAR2)
     check: Check | None = None  # None: not validated (metadata, or validation off)
 
 
@@ -186,6 +187,14 @@ def _too_long(field: str, value: str, limit: int) -> t.NoReturn:
     raise FieldError(field, f"{len(value)} characters, more than the {limit} allowed")
 
 
+def _too_many_bytes(field: str, value: str, limit: int) -> t.NoReturn:
+    msg = (
+        f"{len(value.encode())} bytes in UTF-8, more than the {limit} an Oracle VARCHAR2 holds "
+        "(a maxLength above max_varchar_length makes the column a CLOB)"
+    )
+    raise FieldError(field, msg)
+
+
 def _out_of_range(field: str, value: int) -> t.NoReturn:
     raise FieldError(field, f"{value} does not fit the column's integer range")
 
@@ -213,6 +222,7 @@ def compile_row_builder(
     env: dict[str, t.Any] = {
         "FieldError": FieldError,
         "too_long": _too_long,
+        "too_many_bytes": _too_many_bytes,
         "dialect": "oracle" if dialect_name == "oracle" else "sqlite",
         "Decimal": Decimal,
         "parse_timestamp": datetime.datetime.fromisoformat,
@@ -286,6 +296,13 @@ def _column_code(i: int, column: Column, convert: t.Callable | None, env: dict) 
         if column.limit is not None:
             lines.append(
                 f"    if len({v}) > {column.limit}: too_long({field}, {v}, {column.limit})"
+            )
+        if (limit := column.byte_limit) is not None:
+            # VARCHAR2(n CHAR) still holds at most `limit` bytes; encode only when it could
+            # matter (a character is at most 4 bytes in UTF-8)
+            lines.append(
+                f"    if len({v}) * 4 > {limit} and len({v}.encode()) > {limit}: "
+                f"too_many_bytes({field}, {v}, {limit})"
             )
     elif family == "integer" and check is not None:
         lines.append(f"    if not -INT_BOUND < {v} < INT_BOUND: out_of_range({field}, {v})")

@@ -10,6 +10,7 @@ import re
 from decimal import Decimal
 
 import oracledb
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle, sqlite
 from target_gruponos_oracle import statements
@@ -21,7 +22,7 @@ from target_gruponos_oracle.connector import (
     unique_key_ddl,
 )
 from target_gruponos_oracle.sinks import DELETED_COLUMN, VERSION_COLUMN, plan_table, row_columns
-from target_gruponos_oracle.values import compile_row_builder
+from target_gruponos_oracle.values import FieldError, compile_row_builder
 from target_testkit import DETAIL_PROPERTIES
 
 ORACLE = oracle.dialect()
@@ -34,10 +35,14 @@ PROPERTIES = {
 
 
 def _plan(load_method: str = "upsert", **config):
+    return _plan_for(PROPERTIES, load_method, **config)
+
+
+def _plan_for(properties: dict, load_method: str = "upsert", **config):
     return plan_table(
         "WMS_ORDER_DETAILS",
         None,
-        {"type": "object", "properties": PROPERTIES},
+        {"type": "object", "properties": properties},
         ["id"],
         ["mod_ts"],
         {"load_method": load_method, **config},
@@ -227,6 +232,22 @@ def test_oracle_batch_rows_bind_exact_values_by_merge_name():
     assert bound["MOD_TS"] == "2026-01-05T10:00:00.000000-03:00"  # for TO_TIMESTAMP_TZ
     assert (bound["IS_BACK_ORDER"], bound["ATTRS"]) == (1, '{"a":1}')
     assert bound["SDC_TABLE_VERSION"] == 3
+
+
+def test_oracle_varchar2_values_are_checked_in_bytes_not_only_characters():
+    # a string without maxLength is VARCHAR2(4000 CHAR), which still holds only 4,000 bytes
+    properties = {**PROPERTIES, "remarks": {"type": ["string", "null"]}}
+    plan = _plan_for(properties)
+    columns = row_columns(
+        plan, {"properties": properties}, plan.kinds, checked=True, byte_limit=4000
+    )
+    build = compile_row_builder(columns, "oracle")
+    record = {"id": 1, "mod_ts": "2026-01-05T10:00:00-03:00"}
+
+    assert "ç" * 1999 in build({**record, "remarks": "ç" * 1999}, {})  # 3,998 bytes
+    with pytest.raises(FieldError, match="4002 bytes in UTF-8, more than the 4000") as error:
+        build({**record, "remarks": "ç" * 2001}, {})  # 2,001 characters, 4,002 bytes
+    assert error.value.field == "remarks"
 
 
 def test_oracle_binds_declare_their_types():

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Command 2 of the README: install what the tests need, then run the whole suite.
-# Extra arguments go to pytest (e.g. scripts/test.sh -m slow).
+# Extra arguments go to pytest (e.g. scripts/test.sh -m 'not e2e' for a quick run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh

@@ -74,7 +74,10 @@ class TapGruponosWms(Tap):
         th.Property(
             "oauth_scope",
             th.StringType,
-            description="OAuth2 scope, e.g. urn:opc:resource:fusion:<id>:logistics:wms:lgfapi/",
+            description=(
+                "OAuth2 scope, e.g. urn:resource:fusion:scm:logistics:wms:lgfapi/ "
+                "(as the identity domain's WMS application defines it)"
+            ),
         ),
         th.Property(
             "start_date",

@@ -207,10 +207,10 @@ class OracleSink(SQLSink[OracleConnector]):
             },
             dialect,
         )
-        self._key_slots = [list(plan.kinds).index(k) for k in plan.keys]
-        restamps = plan.restamp is not None
-        self._version_slot = list(plan.kinds).index(VERSION_COLUMN) if restamps else None
-        self._guard_slot = list(plan.kinds).index(plan.guard) if plan.guard else None
+        slot = {column: i for i, column in enumerate(plan.kinds)}  # position in a row tuple
+        self._key_slots = [slot[k] for k in plan.keys]
+        self._version_slot = slot[VERSION_COLUMN] if plan.restamp is not None else None
+        self._guard_slot = slot[plan.guard] if plan.guard else None
         self._rows: dict | list = {} if plan.dedupe else []
         self._first_line: int | None = None
         self._max_rows = self.max_size
@@ -335,11 +335,16 @@ class OracleSink(SQLSink[OracleConnector]):
     def _restamp_versions(self, conn: sa.Connection, rows: list[tuple]) -> None:
         """Full-sync rows (they carry a version): mark even those the guard skipped as seen."""
         slot = self._version_slot
-        if slot is None or rows[0][slot] is None:  # a batch comes from one kind of sync
+        if slot is None:
             return
         keys = [(f"key_{k}", s) for k, s in zip(self._plan.keys, self._key_slots, strict=True)]
-        params = [{"version": r[slot], **{name: r[s] for name, s in keys}} for r in rows]
-        conn.execute(self._plan.restamp, params)
+        params = [
+            {"version": r[slot], **{name: r[s] for name, s in keys}}
+            for r in rows
+            if r[slot] is not None
+        ]
+        if params:
+            conn.execute(self._plan.restamp, params)
 
     def _overwrite_pending(self) -> bool:
         return (

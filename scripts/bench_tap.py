@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from wms_simulator.process import serving
+
 DETAILS_PER_ORDER = 4
 STREAM = "order_details"
 
@@ -134,18 +136,11 @@ def run_minimal(base_url: str, page_size: int) -> Run:
 def simulator(records: int, latency_ms: int = 0) -> Iterator[str]:
     """A `wms-simulator serve` process with `records` order details; yields its base URL."""
     orders = -(-records // DETAILS_PER_ORDER)
-    command = [
-        sys.executable, "-m", "wms_simulator", "serve", "--port", "0",
-        "--orders", str(orders), "--details-per-order", str(DETAILS_PER_ORDER),
+    with serving(
+        "--port", "0", "--orders", str(orders), "--details-per-order", str(DETAILS_PER_ORDER),
         "--allocations-per-detail", "0", "--latency-ms", str(latency_ms),
-    ]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert server.stdout is not None
-        yield server.stdout.readline().strip()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    ) as base_url:  # fmt: skip
+        yield base_url
 
 
 def main() -> None:

@@ -18,11 +18,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+
+from wms_simulator.process import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -61,20 +62,6 @@ def step(label: str, cmd: list[str], env: dict[str, str], timings: dict[str, flo
     return proc.stdout
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"demo: the simulator exited with code {proc.returncode}, see its log")
-        try:
-            with urllib.request.urlopen(f"{url}/_sim/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"demo: the simulator did not answer {url}/_sim/health in {timeout:.0f}s")
-
-
 def ensure_port_free(port: int) -> None:
     """Fail before doing anything if another server (a simulator left running?) holds the port."""
     with socket.socket() as probe:
@@ -87,19 +74,12 @@ def ensure_port_free(port: int) -> None:
 @contextmanager
 def simulator(port: int, orders: int, log: Path) -> Iterator[str]:
     """The WMS simulator as a separate process logging to `log`, stopped however the demo ends."""
-    url = f"http://127.0.0.1:{port}"
-    cmd = [str(BIN / "wms-simulator"), "serve", "--port", str(port), "--orders", str(orders)]
     with open(log, "w") as log_file:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
-    try:
-        wait_healthy(url, proc)
-        yield url
-    finally:
-        proc.terminate()
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            with serving("--port", str(port), "--orders", str(orders), stderr=log_file) as url:
+                yield url
+        except RuntimeError as exc:
+            raise SystemExit(f"demo: {exc}, see {log}") from None
 
 
 def table_contents(warehouse: Path) -> dict[str, dict[object, tuple]]:

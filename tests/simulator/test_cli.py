@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
 import requests
+from wms_simulator.process import serving
 
 
 @pytest.fixture
@@ -71,3 +73,22 @@ def test_admin_endpoints_drive_faults_and_refuse_bad_input(served: str) -> None:
     assert bad.status_code == 400 and "stauts" in bad.json()["message"]
     assert requests.post(f"{root}/_sim/modify", json={"entity": "order_hdr", "ids": [99]},
                          timeout=10).status_code == 404
+
+
+def test_serving_yields_the_url_once_listening_and_stops_the_process() -> None:
+    with serving("--port", "0", "--orders", "3") as base_url:
+        root = base_url.rsplit("/", 1)[0]
+        assert requests.get(f"{root}/_sim/health", timeout=10).status_code == 200
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{root}/_sim/health", timeout=2)
+
+
+def test_serving_fails_clearly_when_the_simulator_cannot_listen() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        with pytest.raises(RuntimeError, match="exited with code 1 before listening"), serving(
+            "--port", port, "--orders", "1"
+        ):
+            pass

@@ -42,16 +42,27 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     mutate = commands.add_parser("mutate", help="modify/insert/delete records of a running server")
-    mutate.add_argument("--url", default="http://127.0.0.1:8765",
-                        help="server root or base URL of the running simulator")
+    mutate.add_argument(
+        "--url",
+        default="http://127.0.0.1:8765",
+        help="server root or base URL of the running simulator",
+    )
     mutate.add_argument("--modify", type=int, default=0, help="records to modify (mod_ts = now)")
-    mutate.add_argument("--insert", type=int, default=0,
-                        help="records to insert (for order_hdr or no --entity: whole orders)")
-    mutate.add_argument("--delete", type=int, default=0,
-                        help="records to delete (with their children)")
-    mutate.add_argument("--entity", choices=sorted(schema.ENTITIES),
-                        help="entity to change (default: every entity for --modify, orders "
-                             "for --insert and --delete)")
+    mutate.add_argument(
+        "--insert",
+        type=int,
+        default=0,
+        help="records to insert (for order_hdr or no --entity: whole orders)",
+    )
+    mutate.add_argument(
+        "--delete", type=int, default=0, help="records to delete (with their children)"
+    )
+    mutate.add_argument(
+        "--entity",
+        choices=sorted(schema.ENTITIES),
+        help="entity to change (default: every entity for --modify, orders "
+        "for --insert and --delete)",
+    )
     mutate.add_argument("--details-per-order", type=int, default=2)
     mutate.add_argument("--allocations-per-detail", type=int, default=1)
     mutate.set_defaults(run=_mutate)
@@ -60,11 +71,19 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     sim = WmsSimulator(
-        orders=args.orders, details_per_order=args.details_per_order,
-        allocations_per_detail=args.allocations_per_detail, seed=args.seed,
-        username=args.username, password=args.password, oauth_client_id=args.client_id,
-        oauth_client_secret=args.client_secret, token_ttl_seconds=args.token_ttl_seconds,
-        latency_ms=args.latency_ms, env_name=args.env_name, host=args.host, port=args.port,
+        orders=args.orders,
+        details_per_order=args.details_per_order,
+        allocations_per_detail=args.allocations_per_detail,
+        seed=args.seed,
+        username=args.username,
+        password=args.password,
+        oauth_client_id=args.client_id,
+        oauth_client_secret=args.client_secret,
+        token_ttl_seconds=args.token_ttl_seconds,
+        latency_ms=args.latency_ms,
+        env_name=args.env_name,
+        host=args.host,
+        port=args.port,
     )
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -76,8 +95,11 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         print(sim.base_url, flush=True)
         counts = ", ".join(f"{n} {entity}" for entity, n in sim.counts().items())
-        print(f"wms-simulator: serving {counts} (seed {args.seed}); admin at {sim.root_url}/_sim/",
-              file=sys.stderr, flush=True)
+        print(
+            f"wms-simulator: serving {counts} (seed {args.seed}); admin at {sim.root_url}/_sim/",
+            file=sys.stderr,
+            flush=True,
+        )
         done.wait()
     finally:
         sim.stop()
@@ -94,9 +116,14 @@ def _mutate(args: argparse.Namespace) -> int:
             changed["modified"][entity] = reply["ids"]
     for _ in range(args.insert):
         if args.entity in (None, "order_hdr"):
-            reply = _post(root, "insert_order", {
-                "details": args.details_per_order,
-                "allocations_per_detail": args.allocations_per_detail})
+            reply = _post(
+                root,
+                "insert_order",
+                {
+                    "details": args.details_per_order,
+                    "allocations_per_detail": args.allocations_per_detail,
+                },
+            )
             for entity, ids in reply.items():
                 changed["inserted"].setdefault(entity, []).extend(ids)
         else:
@@ -112,8 +139,11 @@ def _mutate(args: argparse.Namespace) -> int:
 
 def _post(root: str, route: str, payload: dict[str, Any]) -> Any:
     request = urllib.request.Request(
-        f"{root}/{route}", data=json.dumps(payload).encode(), method="POST",
-        headers={"Content-Type": "application/json"})
+        f"{root}/{route}",
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())

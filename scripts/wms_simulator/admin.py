@@ -21,8 +21,9 @@ class Admin:
     def __init__(self, sim: WmsSimulator) -> None:
         self.sim = sim
 
-    def handle(self, method: str, route: str, params: list[tuple[str, str]],
-               body: bytes) -> Response:
+    def handle(
+        self, method: str, route: str, params: list[tuple[str, str]], body: bytes
+    ) -> Response:
         route = route.strip("/")
         try:
             data = orjson.loads(body) if body else {}
@@ -36,8 +37,15 @@ class Admin:
     def _dispatch(self, method: str, route: str, query: dict[str, str], data: Any) -> Response:
         sim = self.sim
         if (method, route) == ("GET", "health"):
-            return json_response(200, {"status": "ok", "base_url": sim.base_url,
-                                       "token_url": sim.token_url, "counts": sim.counts()})
+            return json_response(
+                200,
+                {
+                    "status": "ok",
+                    "base_url": sim.base_url,
+                    "token_url": sim.token_url,
+                    "counts": sim.counts(),
+                },
+            )
         if method == "GET" and route.startswith("records/"):
             return json_response(200, sim.records(route.split("/", 1)[1]))
         if method == "POST":
@@ -63,8 +71,13 @@ class _Payload(dict):
 
 
 def _modify(sim: WmsSimulator, data: dict) -> dict:
-    ids = sim.modify(data["entity"], ids=data.get("ids"), count=data.get("count"),
-                     changes=data.get("changes"), mod_ts=data.get("mod_ts"))
+    ids = sim.modify(
+        data["entity"],
+        ids=data.get("ids"),
+        count=data.get("count"),
+        changes=data.get("changes"),
+        mod_ts=data.get("mod_ts"),
+    )
     return {"entity": data["entity"], "ids": ids}
 
 

@@ -46,8 +46,10 @@ class Authenticator:
 
     def issue_token(self, client_id: str, client_secret: str) -> str | None:
         """A new token for valid client credentials, else None."""
-        if (client_id, client_secret) != (self.config.oauth_client_id,
-                                          self.config.oauth_client_secret):
+        if (client_id, client_secret) != (
+            self.config.oauth_client_id,
+            self.config.oauth_client_secret,
+        ):
             return None
         token = secrets.token_urlsafe(32)
         with self._lock:

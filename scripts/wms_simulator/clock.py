@@ -69,8 +69,14 @@ def parse_datetime_value(text: str, *, allow_subsecond: bool) -> int:
     tz = FACILITY_TZ if offset is None else _parse_offset(offset)
     try:
         value = datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-            micro, tzinfo=tz,
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            micro,
+            tzinfo=tz,
         )
     except ValueError as exc:
         raise ValueError(f"'{text}' is not a valid date-time: {exc}") from None

@@ -39,8 +39,18 @@ _TRANSFORMS: dict[str, Callable[[Any], int]] = {
     "minute": lambda v: _as_datetime(v).minute,
     "week_day": lambda v: _as_datetime(v).isoweekday() % 7 + 1,  # 1 = Sunday, as Django
 }
-LOOKUPS = {"exact", "iexact", "contains", "icontains", "startswith", "endswith", "in", "range",
-           "isnull", *_COMPARE}
+LOOKUPS = {
+    "exact",
+    "iexact",
+    "contains",
+    "icontains",
+    "startswith",
+    "endswith",
+    "in",
+    "range",
+    "isnull",
+    *_COMPARE,
+}
 
 
 class QueryError(ValueError):
@@ -73,8 +83,12 @@ class ListQuery:
     cache_key: tuple = ()
 
 
-def parse(store: DataStore, entity: str, params: list[tuple[str, str]],
-          decode_cursor: Callable[[str], int]) -> ListQuery:
+def parse(
+    store: DataStore,
+    entity: str,
+    params: list[tuple[str, str]],
+    decode_cursor: Callable[[str], int],
+) -> ListQuery:
     q = ListQuery(entity)
     filters: list[tuple[str, str]] = []
     for key, value in params:
@@ -199,8 +213,11 @@ def _add_filter(store: DataStore, q: ListQuery, key: str, raw: str) -> None:
     ftype = "integer" if transform else _field_type(steps)
     if transform and _field_type(steps) not in ("datetime", "date"):
         raise QueryError(key, f"{parts[len(steps)]!r} applies to date-times only")
-    bounded = {(q.entity, "mod_ts"): "ts_bounds", (q.entity, "id"): "id_bounds"}.get(
-        steps[0]) if len(steps) == 1 else None
+    bounded = (
+        {(q.entity, "mod_ts"): "ts_bounds", (q.entity, "id"): "id_bounds"}.get(steps[0])
+        if len(steps) == 1
+        else None
+    )
     if bounded and not negate and transform is None and lookup in _BOUND_LOOKUPS:
         setattr(q, bounded, _narrow(getattr(q, bounded), key, lookup, raw, ftype))
         return
@@ -222,8 +239,15 @@ def _narrow(bounds: Bounds, key: str, lookup: str, raw: str, ftype: str) -> Boun
         new = [(_coerce(key, a, ftype), None), (None, _coerce(key, b, ftype) + 1)]
     else:
         v = _coerce(key, raw, ftype)
-        new = [{"exact": (v, v + 1), "gt": (v + 1, None), "gte": (v, None), "lt": (None, v),
-                "lte": (None, v + 1)}[lookup]]
+        new = [
+            {
+                "exact": (v, v + 1),
+                "gt": (v + 1, None),
+                "gte": (v, None),
+                "lt": (None, v),
+                "lte": (None, v + 1),
+            }[lookup]
+        ]
     lo, hi = bounds
     for new_lo, new_hi in new:
         if new_lo is not None:
@@ -290,8 +314,11 @@ def _coerce(key: str, raw: str, ftype: str) -> Any:
                 raise ValueError(f"'{raw}' is not a boolean (true/false)")
             return raw.lower() in ("true", "1")
     except ValueError as exc:
-        message = str(exc) if ftype in ("datetime", "date", "boolean") else (
-            f"'{raw}' is not a valid {ftype}")
+        message = (
+            str(exc)
+            if ftype in ("datetime", "date", "boolean")
+            else (f"'{raw}' is not a valid {ftype}")
+        )
         raise QueryError(key, message) from None
     return raw
 
@@ -320,8 +347,10 @@ class QueryEngine:
         keys: list = table.index if by_ts else table.ids
         natural = [("mod_ts", False), ("id", False)] if by_ts else [("id", False)]
         # (v,) sorts before every (v, id) tuple, so it bisects the mod_ts index like v the ids.
-        lo, hi = ((None if v is None else (v,) if by_ts else v)
-                  for v in (q.ts_bounds if by_ts else q.id_bounds))
+        lo, hi = (
+            (None if v is None else (v,) if by_ts else v)
+            for v in (q.ts_bounds if by_ts else q.id_bounds)
+        )
         lo = 0 if lo is None else bisect.bisect_left(keys, lo)
         hi = len(keys) if hi is None else bisect.bisect_left(keys, hi)
         direction = _direction(q.ordering, natural)
@@ -329,13 +358,16 @@ class QueryEngine:
             # The common incremental query: a slice of a sorted key, no scan at all.
             total = max(0, hi - lo)
             if direction > 0:
-                chosen = keys[lo + start:min(hi, lo + start + q.page_size)]
+                chosen = keys[lo + start : min(hi, lo + start + q.page_size)]
             else:
-                chosen = keys[max(lo, hi - start - q.page_size):max(lo, hi - start)][::-1]
+                chosen = keys[max(lo, hi - start - q.page_size) : max(lo, hi - start)][::-1]
             return ([k[1] for k in chosen] if by_ts else list(chosen)), total
-        ids = self._cached(self._results, (q.cache_key, q.ts_bounds, q.id_bounds),
-                           lambda: self._filter_and_order(q, keys[lo:hi], by_ts, direction))
-        return ids[start:start + q.page_size], len(ids)
+        ids = self._cached(
+            self._results,
+            (q.cache_key, q.ts_bounds, q.id_bounds),
+            lambda: self._filter_and_order(q, keys[lo:hi], by_ts, direction),
+        )
+        return ids[start : start + q.page_size], len(ids)
 
     def _filter_and_order(self, q: ListQuery, keys: list, by_ts: bool, direction: int) -> list[int]:
         ids = [k[1] for k in keys] if by_ts else list(keys)
@@ -348,8 +380,9 @@ class QueryEngine:
             if len(ids) * 8 < len(table_ids) and key not in self._matches:
                 ids = [i for i in ids if pred(i)]  # a narrow window: cheaper than a table pass
                 continue
-            matches = self._cached(self._matches, key, lambda p=pred: frozenset(
-                rid for rid in table_ids if p(rid)))
+            matches = self._cached(
+                self._matches, key, lambda p=pred: frozenset(rid for rid in table_ids if p(rid))
+            )
             ids = [i for i in ids if i in matches]
         if direction:
             return ids if direction > 0 else ids[::-1]
@@ -373,8 +406,10 @@ class QueryEngine:
             steps, _ = _resolve_chain(q.entity, chain.split("__"), "ordering")
             getter = _chain_getter(self.store, steps)
             # Oracle: NULLs last ascending, first descending.
-            ids.sort(key=lambda rid, g=getter: ((v := g(rid)) is None, v if v is not None else 0),
-                     reverse=desc)
+            ids.sort(
+                key=lambda rid, g=getter: ((v := g(rid)) is None, v if v is not None else 0),
+                reverse=desc,
+            )
         return ids
 
 

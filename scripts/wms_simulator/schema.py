@@ -138,7 +138,14 @@ def is_lookup(entity: str) -> bool:
 
 # Where a value comes from: the stored Row, a generator, or a child link.
 ID, PARENT, SEQ, CREATE_TS, MOD_TS, GEN, CHILDREN, NO_SET = (
-    "id", "parent", "seq", "create_ts", "mod_ts", "gen", "children", "no_set"
+    "id",
+    "parent",
+    "seq",
+    "create_ts",
+    "mod_ts",
+    "gen",
+    "children",
+    "no_set",
 )
 
 
@@ -201,12 +208,18 @@ def _audit() -> list[Field]:
 def _custom_fields(dates: int, decimals: int, numbers: int) -> list[Field]:
     """Tenant custom fields (cust_field_1 is varchar(50) on the reference tenant)."""
     out = [varchar(f"cust_field_{i}", 50, nullable(0.4, code(f"CF{i}-", 6))) for i in range(1, 6)]
-    out += [_f(f"cust_date_{i}", "date", nullable(0.5, date_after_create(30)))
-            for i in range(1, dates + 1)]
-    out += [_f(f"cust_decimal_{i}", "decimal", nullable(0.5, decimal(0, 1000, 4)))
-            for i in range(1, decimals + 1)]
-    out += [_f(f"cust_number_{i}", "integer", nullable(0.5, integer(0, 99999)))
-            for i in range(1, numbers + 1)]
+    out += [
+        _f(f"cust_date_{i}", "date", nullable(0.5, date_after_create(30)))
+        for i in range(1, dates + 1)
+    ]
+    out += [
+        _f(f"cust_decimal_{i}", "decimal", nullable(0.5, decimal(0, 1000, 4)))
+        for i in range(1, decimals + 1)
+    ]
+    out += [
+        _f(f"cust_number_{i}", "integer", nullable(0.5, integer(0, 99999)))
+        for i in range(1, numbers + 1)
+    ]
     return out
 
 

@@ -42,8 +42,10 @@ _ERROR_CODES = {
     403: ("PERMISSION_DENIED", "You do not have permission to perform this action."),
     404: ("NOT_FOUND", "Not found."),
     405: ("METHOD_NOT_ALLOWED", "Method not allowed."),
-    409: ("CONCURRENT_MODIFICATION",
-          "The record was modified by a concurrent operation, please try again."),
+    409: (
+        "CONCURRENT_MODIFICATION",
+        "The record was modified by a concurrent operation, please try again.",
+    ),
     429: ("TOO_MANY_REQUESTS", "Too many requests."),
 }
 
@@ -61,11 +63,16 @@ def json_response(status: int, payload: Any, **headers: str) -> Response:
     return Response(status, orjson.dumps(payload), headers=headers)
 
 
-def error_response(status: int, message: str | None = None, details: Any = None,
-                   **headers: str) -> Response:
+def error_response(
+    status: int, message: str | None = None, details: Any = None, **headers: str
+) -> Response:
     code, default = _ERROR_CODES.get(status, ("SERVER_ERROR", "Internal server error."))
-    payload = {"reference": str(uuid.uuid4()), "code": code, "message": message or default,
-               "details": details if details is not None else {}}
+    payload = {
+        "reference": str(uuid.uuid4()),
+        "code": code,
+        "message": message or default,
+        "details": details if details is not None else {},
+    }
     return json_response(status, payload, **headers)
 
 
@@ -95,7 +102,7 @@ class Api:
         parts = urlsplit(target)
         path, params = parts.path, parse_qsl(parts.query, keep_blank_values=True)
         if path.startswith(ADMIN_PREFIX):
-            return self.sim.admin.handle(method, path[len(ADMIN_PREFIX):], params, body)
+            return self.sim.admin.handle(method, path[len(ADMIN_PREFIX) :], params, body)
         match = _API_RE.match(path)
         entity = match["entity"] if match else None
         if self.sim.latency_ms:
@@ -106,11 +113,18 @@ class Api:
         if fault is None:
             response = self._route(method, path, match, params, headers, body)
         else:
-            response = self._faulty(fault, lambda: self._route(method, path, match, params,
-                                                               headers, body))
-        self.sim.request_log.append({"method": method, "path": path, "query": dict(params),
-                                     "status": None if response.drop else response.status,
-                                     "entity": entity})
+            response = self._faulty(
+                fault, lambda: self._route(method, path, match, params, headers, body)
+            )
+        self.sim.request_log.append(
+            {
+                "method": method,
+                "path": path,
+                "query": dict(params),
+                "status": None if response.drop else response.status,
+                "entity": entity,
+            }
+        )
         return response
 
     @staticmethod
@@ -129,11 +143,22 @@ class Api:
         if fault.body is None:
             return error_response(fault.status, **extra)
         html = fault.body.lstrip().startswith("<")
-        return Response(fault.status, fault.body.encode(),
-                        "text/html; charset=utf-8" if html else "application/json", extra)
+        return Response(
+            fault.status,
+            fault.body.encode(),
+            "text/html; charset=utf-8" if html else "application/json",
+            extra,
+        )
 
-    def _route(self, method: str, path: str, match: re.Match | None,
-               params: list[tuple[str, str]], headers: Any, body: bytes) -> Response:
+    def _route(
+        self,
+        method: str,
+        path: str,
+        match: re.Match | None,
+        params: list[tuple[str, str]],
+        headers: Any,
+        body: bytes,
+    ) -> Response:
         if path.rstrip("/") == TOKEN_PATH:
             return self._token(method, headers, body)
         if match is None or match["env"] != self.sim.env_name:
@@ -147,8 +172,9 @@ class Api:
         api_root = f"{self.sim.base_url}/wms/lgfapi/{match['version']}"
         entity, item = match["entity"], match["item"]
         if entity is None:
-            return json_response(200, {name: f"{api_root}/entity/{name}/"
-                                       for name in schema.ENTITIES})
+            return json_response(
+                200, {name: f"{api_root}/entity/{name}/" for name in schema.ENTITIES}
+            )
         if entity not in schema.ENTITIES:
             return error_response(404, f"Unknown entity '{entity}'")
         if item == "describe":
@@ -159,8 +185,9 @@ class Api:
             return self._changed_since(entity, params, headers.get("If-Modified-Since"))
         return self._list(entity, params, api_root)
 
-    def _changed_since(self, entity: str, params: list[tuple[str, str]],
-                       if_modified_since: str | None) -> Response:
+    def _changed_since(
+        self, entity: str, params: list[tuple[str, str]], if_modified_since: str | None
+    ) -> Response:
         """Oracle's documented change check: HEAD + If-Modified-Since answers 304 when no
         matching record changed after that time; Last-Modified is the newest mod_ts."""
         params = [(k, v) for k, v in params if k not in ("ordering", "page", "page_size")]
@@ -177,8 +204,9 @@ class Api:
             seconds = store.tables[entity].rows[newest[0]].mod_ts // US_PER_SECOND
         headers = {"Last-Modified": formatdate(seconds, usegmt=True)}
         try:
-            since = parsedate_to_datetime(if_modified_since).timestamp() \
-                if if_modified_since else None
+            since = (
+                parsedate_to_datetime(if_modified_since).timestamp() if if_modified_since else None
+            )
         except (TypeError, ValueError):
             since = None  # an unreadable date is ignored, as HTTP says
         return Response(304 if since is not None and seconds <= since else 200, headers=headers)
@@ -234,19 +262,28 @@ class Api:
             return json_response(405, {"error": "invalid_request"}, Allow="POST")
         form = dict(parse_qsl(body.decode("utf-8", "replace")))
         if form.get("grant_type") != "client_credentials":
-            return json_response(400, {
-                "error": "unsupported_grant_type",
-                "error_description": "grant_type must be client_credentials"})
+            return json_response(
+                400,
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "grant_type must be client_credentials",
+                },
+            )
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
         scheme, _, value = (headers.get("Authorization") or "").partition(" ")
         if scheme.lower() == "basic":
             client_id, secret = decode_basic(value) or ("", "")
         token = self.sim.auth.issue_token(client_id, secret)
         if token is None:
-            return json_response(401, {"error": "invalid_client",
-                                       "error_description": "Client authentication failed"})
-        payload = {"access_token": token, "token_type": "Bearer",
-                   "expires_in": int(self.sim.auth.config.token_ttl_seconds)}
+            return json_response(
+                401,
+                {"error": "invalid_client", "error_description": "Client authentication failed"},
+            )
+        payload = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": int(self.sim.auth.config.token_ttl_seconds),
+        }
         if "scope" in form:
             payload["scope"] = form["scope"]
         return json_response(200, payload)
@@ -291,9 +328,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(response.status)  # also sends Date (server clock) and Server
         self.send_header("Content-Type", response.content_type)
         # Standard Server-Timing: what this request cost the simulator (benchmarks read it).
-        self.send_header("Server-Timing",
-                         f"total;dur={(time.perf_counter() - started) * 1000:.1f}, "
-                         f"cpu;dur={(time.thread_time() - cpu_started) * 1000:.1f}")
+        self.send_header(
+            "Server-Timing",
+            f"total;dur={(time.perf_counter() - started) * 1000:.1f}, "
+            f"cpu;dur={(time.thread_time() - cpu_started) * 1000:.1f}",
+        )
         self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers.items():
             self.send_header(name, value)

@@ -48,12 +48,21 @@ class WmsSimulator:
         self.request_log: list[dict[str, Any]] = []
         self.list_callbacks: list[ListCallback] = []
         self.faults = FaultQueue()
-        self.auth = Authenticator(AuthConfig(
-            username, password, oauth_client_id, oauth_client_secret, token_ttl_seconds,
-            dict(forbidden_users or {}),
-        ))
+        self.auth = Authenticator(
+            AuthConfig(
+                username,
+                password,
+                oauth_client_id,
+                oauth_client_secret,
+                token_ttl_seconds,
+                dict(forbidden_users or {}),
+            )
+        )
         self.store = DataStore(
-            orders, details_per_order, allocations_per_detail, seed,
+            orders,
+            details_per_order,
+            allocations_per_detail,
+            seed,
             history_end_us=None if history_end is None else to_ts(history_end),
             history_days=history_days,
         )
@@ -69,9 +78,12 @@ class WmsSimulator:
             return self
         self._server = SimHttpServer((self.host, self.port), Api(self))
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name=f"wms-simulator:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"wms-simulator:{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -119,15 +131,23 @@ class WmsSimulator:
         with self.store.lock:
             return {name: self.store.count(name) for name in schema.ENTITIES}
 
-    def modify(self, entity: str, ids: Iterable[int] | None = None, count: int | None = None,
-               changes: dict[str, Any] | None = None, *, mod_ts: Any = None) -> list[int]:
+    def modify(
+        self,
+        entity: str,
+        ids: Iterable[int] | None = None,
+        count: int | None = None,
+        changes: dict[str, Any] | None = None,
+        *,
+        mod_ts: Any = None,
+    ) -> list[int]:
         """Set mod_ts = now (one timestamp for the whole call; or `mod_ts`) plus optional field
         changes. Without ids, `count` records are picked by the seeded random generator."""
         self._check_entity(entity)
         return self.store.modify(entity, ids, count, changes, mod_ts)
 
-    def insert_order(self, details: int = 2, allocations_per_detail: int = 1,
-                     mod_ts: Any = None) -> dict[str, list[int]]:
+    def insert_order(
+        self, details: int = 2, allocations_per_detail: int = 1, mod_ts: Any = None
+    ) -> dict[str, list[int]]:
         return self.store.insert_order(details, allocations_per_detail, mod_ts)
 
     def insert(self, entity: str, mod_ts: Any = None, **fields: Any) -> int:

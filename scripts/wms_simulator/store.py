@@ -79,8 +79,13 @@ class DataStore:
         self._plans = {name: self._render_plan(table) for name, table in self.tables.items()}
         if history_end_us is None:  # whole minutes: every record is older than "now"
             history_end_us = now_us() // 60_000_000 * 60_000_000
-        self._generate(orders, details_per_order, allocations_per_detail, history_end_us,
-                       int(history_days * _US_PER_DAY))
+        self._generate(
+            orders,
+            details_per_order,
+            allocations_per_detail,
+            history_end_us,
+            int(history_days * _US_PER_DAY),
+        )
 
     # --- generation ------------------------------------------------------------------------
 
@@ -92,8 +97,10 @@ class DataStore:
             rng = random.Random(f"{self.seed}:{name}")
             stamps = _seed_timestamps(rng, count, end, span)
             # 30% never modified since creation; the rest created up to two days earlier.
-            creates = [ts - (0 if u < 0.3 else int(((u - 0.3) / 0.7) ** 3 * 2 * _US_PER_DAY))
-                       for ts, u in zip(stamps, [rng.random() for _ in range(count)], strict=True)]
+            creates = [
+                ts - (0 if u < 0.3 else int(((u - 0.3) / 0.7) ** 3 * 2 * _US_PER_DAY))
+                for ts, u in zip(stamps, [rng.random() for _ in range(count)], strict=True)
+            ]
             ids = range(1, count + 1)
             k = per_parent.get(name, 0)
             parents = [i // k + 1 for i in range(count)] if k else repeat(None)
@@ -105,7 +112,8 @@ class DataStore:
             table.next_id = count + 1
             if k:  # ranges until a child is added or removed (see _children_list)
                 self.tables[PARENT_OF[name]].children = {
-                    p: range((p - 1) * k + 1, p * k + 1) for p in range(1, count // k + 1)}
+                    p: range((p - 1) * k + 1, p * k + 1) for p in range(1, count // k + 1)
+                }
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -164,8 +172,9 @@ class DataStore:
             plan.append((f.name, f.source, f.gen, f.salt, serve, path, key_fn))
         return plan
 
-    def render(self, entity: str, ids: list[int], api_root: str,
-               only: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    def render(
+        self, entity: str, ids: list[int], api_root: str, only: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]:
         """Records exactly as lgfapi serves them, built column by column (a page at a time
         costs one dispatch per field instead of one per field and record)."""
         table = self.tables[entity]
@@ -178,13 +187,22 @@ class DataStore:
         columns = []
         for name, src, gen, salt, serve, path, key_fn in plan:
             if src == GEN:
-                col = [ch[name] if (ch := row.changes) and name in ch
-                       else gen(field_hash(base, salt), row) for base, row in hashed]
+                col = [
+                    ch[name]
+                    if (ch := row.changes) and name in ch
+                    else gen(field_hash(base, salt), row)
+                    for base, row in hashed
+                ]
             elif src == ID:
                 col = ids
             elif src == CHILDREN:
-                col = [{"result_count": len(table.children.get(rid, ())),
-                        "url": f"{api_root}{path}{rid}"} for rid in ids]
+                col = [
+                    {
+                        "result_count": len(table.children.get(rid, ())),
+                        "url": f"{api_root}{path}{rid}",
+                    }
+                    for rid in ids
+                ]
             elif src == NO_SET:  # a link this simulator does not model
                 col = [None] * len(ids)
             else:  # stored on the row: mod_ts, create_ts, parent, seq
@@ -194,17 +212,26 @@ class DataStore:
             elif serve == _DATE:
                 col = [None if v is None else v.isoformat() for v in col]
             elif serve == _RELATION:
-                col = [None if v is None else
-                       {"id": v, "key": key_fn(v), "url": f"{api_root}{path}{v}" if path else ""}
-                       for v in col]
+                col = [
+                    None
+                    if v is None
+                    else {"id": v, "key": key_fn(v), "url": f"{api_root}{path}{v}" if path else ""}
+                    for v in col
+                ]
             columns.append(col)
         names = [step[0] for step in plan]
         return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
     # --- mutations -------------------------------------------------------------------------
 
-    def modify(self, entity: str, ids: Iterable[int] | None = None, count: int | None = None,
-               changes: dict[str, Any] | None = None, mod_ts: Any = None) -> list[int]:
+    def modify(
+        self,
+        entity: str,
+        ids: Iterable[int] | None = None,
+        count: int | None = None,
+        changes: dict[str, Any] | None = None,
+        mod_ts: Any = None,
+    ) -> list[int]:
         """Set mod_ts (one transaction: one timestamp) and optional field changes."""
         with self.lock:
             table = self.tables[entity]
@@ -246,8 +273,9 @@ class DataStore:
             self.version += 1
             return rid
 
-    def insert_order(self, details: int = 2, allocations_per_detail: int = 1,
-                     mod_ts: Any = None) -> dict[str, list[int]]:
+    def insert_order(
+        self, details: int = 2, allocations_per_detail: int = 1, mod_ts: Any = None
+    ) -> dict[str, list[int]]:
         """A new order with its details and allocations, all in one transaction."""
         with self.lock:
             stamp = now_us() if mod_ts is None else to_ts(mod_ts)
@@ -259,7 +287,8 @@ class DataStore:
                 out["order_dtl"].append(dtl)
                 for _ in range(allocations_per_detail):
                     out["allocation"].append(
-                        self.insert("allocation", mod_ts=stamp, order_dtl_id=dtl))
+                        self.insert("allocation", mod_ts=stamp, order_dtl_id=dtl)
+                    )
             return out
 
     def delete(self, entity: str, ids: Iterable[int]) -> dict[str, list[int]]:
@@ -352,7 +381,7 @@ def _seed_timestamps(rng: random.Random, n: int, end: int, span: int) -> list[in
     del out[n:]
     if n >= 10:  # small data sets get one exact-timestamp burst too
         mid, size = n // 2, max(5, n // 20)
-        out[mid:mid + size] = [out[mid]] * len(out[mid:mid + size])
+        out[mid : mid + size] = [out[mid]] * len(out[mid : mid + size])
     return out
 
 
@@ -397,4 +426,3 @@ def coerce_value(fields: dict[str, Field], name: str, value: Any) -> Any:
     if f.type == "boolean":
         return bool(value)
     return str(value)
-

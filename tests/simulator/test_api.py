@@ -25,7 +25,9 @@ def test_trailing_slash_is_optional_and_v9_is_served(client: Client) -> None:
     without = client.get("order_hdr", ordering="id", page_size=3).json()
     v9 = client.session.get(
         f"{client.sim.base_url}/wms/lgfapi/v9/entity/order_hdr",
-        params={"ordering": "id", "page_size": 3}, timeout=10).json()
+        params={"ordering": "id", "page_size": 3},
+        timeout=10,
+    ).json()
     assert [r["id"] for r in with_slash["results"]] == [1, 2, 3]
     assert with_slash["results"] == without["results"]
     assert [r["id"] for r in v9["results"]] == [1, 2, 3]
@@ -35,8 +37,13 @@ def test_trailing_slash_is_optional_and_v9_is_served(client: Client) -> None:
 def test_describe_reports_types_lengths_and_the_tenant_custom_field(client: Client) -> None:
     body = client.get("order_dtl/describe/").json()
     fields = body["fields"]
-    assert fields["cust_field_1"] == {"type": "varchar", "allow_blank": True, "max_length": 50,
-                                      "required": "N", "default": None}
+    assert fields["cust_field_1"] == {
+        "type": "varchar",
+        "allow_blank": True,
+        "max_length": 50,
+        "required": "N",
+        "default": None,
+    }
     assert fields["id"]["type"] == "pk"
     assert fields["order_id"]["type"] == "relation"
     assert fields["mod_ts"]["type"] == "datetime"
@@ -62,7 +69,8 @@ def test_paged_list_has_counts_and_page_links(client: Client) -> None:
     assert len(last["results"]) == 30 and last["next_page"] is None
     assert "page=3" in last["previous_page"]
     assert [r["id"] for r in client.results("order_dtl", page_size=40, ordering="id")] == list(
-        range(1, 151))
+        range(1, 151)
+    )
 
 
 def test_page_size_above_1250_is_rejected(client: Client) -> None:
@@ -91,14 +99,19 @@ def test_related_fields_are_objects_status_is_a_bare_int_and_sets_are_links(
 ) -> None:
     dtl = client.get("order_dtl/4").json()
     order_id = dtl["order_id"]["id"]
-    assert dtl["order_id"] == {"id": order_id, "key": f"ORD{order_id:08d}",
-                               "url": f"{client.api}/order_hdr/{order_id}"}
+    assert dtl["order_id"] == {
+        "id": order_id,
+        "key": f"ORD{order_id:08d}",
+        "url": f"{client.api}/order_hdr/{order_id}",
+    }
     assert isinstance(dtl["status_id"], int)
     assert dtl["item_id"]["url"] == ""  # not an exposed entity
     hdr = client.get(f"order_hdr/{order_id}").json()
     assert hdr["facility_id"]["key"] in ("FAC1", "FAC2")
-    assert hdr["order_dtl_set"] == {"result_count": 3,
-                                    "url": f"{client.api}/order_dtl/?order_id={order_id}"}
+    assert hdr["order_dtl_set"] == {
+        "result_count": 3,
+        "url": f"{client.api}/order_dtl/?order_id={order_id}",
+    }
     children = client.session.get(hdr["order_dtl_set"]["url"], timeout=10).json()
     assert children["result_count"] == 3
     assert client.get("allocation/1").json()["order_dtl_id"]["url"].endswith("/order_dtl/1")
@@ -118,8 +131,11 @@ def test_datetimes_carry_the_facility_offset_and_microseconds(client: Client) ->
 
 
 def test_every_response_has_a_date_header_from_the_server_clock(client: Client) -> None:
-    for response in (client.get("order_hdr/1"), client.get("order_hdr/", mod_ts__gt="2999-01-01"),
-                     client.session.get(client.sim.token_url, timeout=10)):
+    for response in (
+        client.get("order_hdr/1"),
+        client.get("order_hdr/", mod_ts__gt="2999-01-01"),
+        client.session.get(client.sim.token_url, timeout=10),
+    ):
         served = parsedate_to_datetime(response.headers["Date"])
         assert abs(served - datetime.now(timezone.utc)) < timedelta(seconds=5)
 
@@ -145,12 +161,14 @@ def test_ordering_by_mod_ts_then_id_ascending_and_descending(client: Client) -> 
     assert [r["id"] for r in descending] == [r["id"] for r in reversed(expected)]
     mixed = client.results("order_dtl", ordering="mod_ts,-id", page_size=50)
     assert [r["id"] for r in mixed] == [
-        r["id"] for r in sorted(expected, key=lambda r: (r["mod_ts"], -r["id"]))]
+        r["id"] for r in sorted(expected, key=lambda r: (r["mod_ts"], -r["id"]))
+    ]
 
 
 def test_ordering_through_a_relation_chain(client: Client) -> None:
-    rows = client.results("allocation", ordering="order_dtl_id__order_id__facility_id__code,id",
-                          page_size=100)
+    rows = client.results(
+        "allocation", ordering="order_dtl_id__order_id__facility_id__code,id", page_size=100
+    )
     facility = _facility_by_allocation(client.sim)
     codes = [facility[r["id"]] for r in rows]
     assert codes == sorted(codes) and len(set(codes)) == 2
@@ -159,19 +177,23 @@ def test_ordering_through_a_relation_chain(client: Client) -> None:
 
 def test_relation_chain_filters_select_through_order_and_detail(client: Client) -> None:
     facility = _facility_by_allocation(client.sim)
-    fac2 = client.results("allocation", order_dtl_id__order_id__facility_id__code="FAC2",
-                          ordering="id", page_size=100)
+    fac2 = client.results(
+        "allocation", order_dtl_id__order_id__facility_id__code="FAC2", ordering="id", page_size=100
+    )
     assert [r["id"] for r in fac2] == sorted(a for a, f in facility.items() if f == "FAC2")
-    by_id = client.results("allocation", order_dtl_id__order_id__facility_id=2, ordering="id",
-                           page_size=100)
+    by_id = client.results(
+        "allocation", order_dtl_id__order_id__facility_id=2, ordering="id", page_size=100
+    )
     assert by_id == fac2
     orders = {r["id"]: r for r in client.sim.records("order_hdr")}
     details = client.results("order_dtl", order_id__company_id__code="OTHERCO", page_size=100)
     assert details and all(
-        orders[d["order_id"]["id"]]["company_id"]["key"] == "OTHERCO" for d in details)
+        orders[d["order_id"]["id"]]["company_id"]["key"] == "OTHERCO" for d in details
+    )
     hdrs = client.results("order_hdr", facility_id__code="FAC1", page_size=100)
-    assert {h["id"] for h in hdrs} == {i for i, o in orders.items()
-                                       if o["facility_id"]["key"] == "FAC1"}
+    assert {h["id"] for h in hdrs} == {
+        i for i, o in orders.items() if o["facility_id"]["key"] == "FAC1"
+    }
 
 
 @pytest.mark.parametrize("position", [5, 140], ids=["wide-window", "narrow-window"])
@@ -179,26 +201,35 @@ def test_relation_filter_inside_a_mod_ts_window(client: Client, position: int) -
     orders = {r["id"]: r["facility_id"]["key"] for r in client.sim.records("order_hdr")}
     records = sorted(client.sim.records("order_dtl"), key=lambda r: (r["mod_ts"], r["id"]))
     lo = datetime.fromisoformat(records[position]["mod_ts"]).replace(microsecond=0)
-    rows = client.results("order_dtl", mod_ts__gte=lo.isoformat(), ordering="mod_ts,id",
-                          order_id__facility_id__code="FAC1", page_size=100)
+    rows = client.results(
+        "order_dtl",
+        mod_ts__gte=lo.isoformat(),
+        ordering="mod_ts,id",
+        order_id__facility_id__code="FAC1",
+        page_size=100,
+    )
     assert [r["id"] for r in rows] == [
-        r["id"] for r in records
-        if datetime.fromisoformat(r["mod_ts"]) >= lo and orders[r["order_id"]["id"]] == "FAC1"]
+        r["id"]
+        for r in records
+        if datetime.fromisoformat(r["mod_ts"]) >= lo and orders[r["order_id"]["id"]] == "FAC1"
+    ]
 
 
 def test_lookups_negation_in_range_and_isnull(client: Client) -> None:
     everything = client.sim.records("order_hdr")
     status = everything[0]["status_id"]
     not_status = client.results("order_hdr", **{"status_id!": status}, page_size=100)
-    assert {r["id"] for r in not_status} == {r["id"] for r in everything
-                                              if r["status_id"] != status}
+    assert {r["id"] for r in not_status} == {
+        r["id"] for r in everything if r["status_id"] != status
+    }
     in_ids = client.results("order_hdr", id__in="3,5,8", ordering="id")
     assert [r["id"] for r in in_ids] == [3, 5, 8]
     ranged = client.results("order_hdr", id__range="10,12", ordering="-id")
     assert [r["id"] for r in ranged] == [12, 11, 10]
     nulls = client.results("order_hdr", dest_facility_id__isnull="true", page_size=100)
-    assert {r["id"] for r in nulls} == {r["id"] for r in everything
-                                         if r["dest_facility_id"] is None}
+    assert {r["id"] for r in nulls} == {
+        r["id"] for r in everything if r["dest_facility_id"] is None
+    }
     starts = client.results("order_hdr", order_nbr__startswith="ORD0000001", ordering="id")
     assert [r["id"] for r in starts] == list(range(10, 20))
     assert client.get("order_hdr/", nope__gte=3).status_code == 400
@@ -210,14 +241,20 @@ def test_mod_ts_window_filters_match_the_served_values(client: Client) -> None:
     stamps = sorted(datetime.fromisoformat(r["mod_ts"]) for r in records)
     lo = stamps[40].replace(microsecond=0)
     hi = stamps[100].replace(microsecond=0)
-    window = client.results("order_dtl", mod_ts__gte=lo.isoformat(), mod_ts__lt=hi.isoformat(),
-                            ordering="mod_ts,id", page_size=25)
+    window = client.results(
+        "order_dtl",
+        mod_ts__gte=lo.isoformat(),
+        mod_ts__lt=hi.isoformat(),
+        ordering="mod_ts,id",
+        page_size=25,
+    )
     expected = [r for r in records if lo <= datetime.fromisoformat(r["mod_ts"]) < hi]
     assert {r["id"] for r in window} == {r["id"] for r in expected}
     assert window == sorted(window, key=lambda r: (r["mod_ts"], r["id"]))
     negated = client.results("order_dtl", **{"mod_ts__gte!": lo.isoformat()}, page_size=100)
     assert {r["id"] for r in negated} == {
-        r["id"] for r in records if datetime.fromisoformat(r["mod_ts"]) < lo}
+        r["id"] for r in records if datetime.fromisoformat(r["mod_ts"]) < lo
+    }
 
 
 def test_keyset_reads_by_id_and_id_bounds_inside_a_mod_ts_window(client: Client) -> None:
@@ -228,10 +265,12 @@ def test_keyset_reads_by_id_and_id_bounds_inside_a_mod_ts_window(client: Client)
     assert page.status_code == 404 and seen == list(range(1, 151))
     records = sorted(client.sim.records("order_dtl"), key=lambda r: (r["mod_ts"], r["id"]))
     lo = datetime.fromisoformat(records[30]["mod_ts"]).replace(microsecond=0)
-    both = client.results("order_dtl", mod_ts__gte=lo.isoformat(), id__lte=75,
-                          ordering="mod_ts,id", page_size=10)
+    both = client.results(
+        "order_dtl", mod_ts__gte=lo.isoformat(), id__lte=75, ordering="mod_ts,id", page_size=10
+    )
     assert [r["id"] for r in both] == [
-        r["id"] for r in records if datetime.fromisoformat(r["mod_ts"]) >= lo and r["id"] <= 75]
+        r["id"] for r in records if datetime.fromisoformat(r["mod_ts"]) >= lo and r["id"] <= 75
+    ]
     assert client.get("order_dtl/", id__range="5,7").json()["result_count"] == 3
 
 
@@ -240,8 +279,10 @@ def test_filter_value_without_offset_is_read_in_facility_time(client: Client) ->
     stamp = datetime.fromisoformat(min(r["mod_ts"] for r in records)).replace(microsecond=0)
     naive = stamp.replace(tzinfo=None).isoformat()  # the -03:00 wall-clock time
     utc = stamp.astimezone(timezone.utc).isoformat()
-    assert client.get("order_hdr/", mod_ts__gte=naive).json()["result_count"] == \
-        client.get("order_hdr/", mod_ts__gte=utc).json()["result_count"]
+    assert (
+        client.get("order_hdr/", mod_ts__gte=naive).json()["result_count"]
+        == client.get("order_hdr/", mod_ts__gte=utc).json()["result_count"]
+    )
 
 
 @pytest.mark.parametrize("value", ["2024-01-01T00:00:00.5-03:00", "2024-01-01T00:00:00.000000Z"])
@@ -253,7 +294,8 @@ def test_sub_second_filter_values_are_rejected(client: Client, value: str) -> No
 
 def test_an_unencoded_plus_offset_is_rejected_with_a_hint(client: Client) -> None:
     response = client.session.get(
-        f"{client.api}/order_hdr/?mod_ts__gte=2024-01-01T00:00:00+00:00", timeout=10)
+        f"{client.api}/order_hdr/?mod_ts__gte=2024-01-01T00:00:00+00:00", timeout=10
+    )
     assert response.status_code == 400
     assert "%2B" in response.json()["details"]["mod_ts__gte"]
 
@@ -261,8 +303,9 @@ def test_an_unencoded_plus_offset_is_rejected_with_a_hint(client: Client) -> Non
 def test_sequenced_mode_walks_every_record_with_an_opaque_cursor_and_no_counts(
     client: Client,
 ) -> None:
-    body = client.get("order_dtl/", page_mode="sequenced", page_size=40,
-                      ordering="mod_ts,id").json()
+    body = client.get(
+        "order_dtl/", page_mode="sequenced", page_size=40, ordering="mod_ts,id"
+    ).json()
     assert set(body) == {"next_page", "previous_page", "results"}
     assert "cursor=" in body["next_page"] and "page=" not in body["next_page"]
     rows = client.results("order_dtl", page_mode="sequenced", page_size=40, ordering="mod_ts,id")
@@ -282,16 +325,22 @@ def test_year_and_hour_transforms(client: Client) -> None:
     hour = datetime.fromisoformat(records[0]["mod_ts"]).hour
     same_hour = client.results("order_hdr", mod_ts__hour=hour, page_size=100)
     assert {r["id"] for r in same_hour} == {
-        r["id"] for r in records if datetime.fromisoformat(r["mod_ts"]).hour == hour}
+        r["id"] for r in records if datetime.fromisoformat(r["mod_ts"]).hour == hour
+    }
 
 
 def test_date_transforms_work_on_date_fields(client: Client) -> None:
     records = client.sim.records("order_hdr")
     month = records[0]["req_ship_date"][:7]
-    rows = client.results("order_hdr", req_ship_date__month=int(month[5:]),
-                          req_ship_date__year=int(month[:4]), page_size=100)
-    assert {r["id"] for r in rows} == {r["id"] for r in records
-                                       if r["req_ship_date"].startswith(month)}
+    rows = client.results(
+        "order_hdr",
+        req_ship_date__month=int(month[5:]),
+        req_ship_date__year=int(month[:4]),
+        page_size=100,
+    )
+    assert {r["id"] for r in rows} == {
+        r["id"] for r in records if r["req_ship_date"].startswith(month)
+    }
     assert client.get("order_hdr/", order_nbr__year=2026).status_code == 400
 
 

@@ -18,9 +18,27 @@ from wms_simulator.process import serving
 def served() -> Iterator[str]:
     """`wms-simulator serve` in its own process; yields the base URL it prints."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wms_simulator", "serve", "--port", "0", "--orders", "6",
-         "--details-per-order", "2", "--seed", "5", "--username", "u", "--password", "p"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "wms_simulator",
+            "serve",
+            "--port",
+            "0",
+            "--orders",
+            "6",
+            "--details-per-order",
+            "2",
+            "--seed",
+            "5",
+            "--username",
+            "u",
+            "--password",
+            "p",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         yield proc.stdout.readline().strip()
         proc.send_signal(signal.SIGTERM)
@@ -36,19 +54,37 @@ def test_serve_prints_the_base_url_and_serves_until_sigterm(served: str) -> None
     assert served.startswith("http://127.0.0.1:") and served.endswith("/gruponos_test")
     health = requests.get(f"{root}/_sim/health", timeout=10).json()
     assert health["counts"] == {"order_hdr": 6, "order_dtl": 12, "allocation": 12}
-    listed = requests.get(f"{served}/wms/lgfapi/v10/entity/order_dtl/", auth=("u", "p"),
-                          timeout=10)
+    listed = requests.get(f"{served}/wms/lgfapi/v10/entity/order_dtl/", auth=("u", "p"), timeout=10)
     assert listed.json()["result_count"] == 12
 
 
 def test_mutate_changes_the_running_server_and_prints_what_changed(served: str) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "wms_simulator", "mutate", "--url", served, "--modify", "2",
-         "--insert", "1", "--delete", "1"],
-        capture_output=True, text=True, check=True, timeout=30).stdout
+        [
+            sys.executable,
+            "-m",
+            "wms_simulator",
+            "mutate",
+            "--url",
+            served,
+            "--modify",
+            "2",
+            "--insert",
+            "1",
+            "--delete",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
     changed = json.loads(out)
     assert {e: len(ids) for e, ids in changed["modified"].items()} == {
-        "order_hdr": 2, "order_dtl": 2, "allocation": 2}
+        "order_hdr": 2,
+        "order_dtl": 2,
+        "allocation": 2,
+    }
     assert changed["inserted"] == {"order_hdr": [7], "order_dtl": [13, 14], "allocation": [13, 14]}
     assert len(changed["deleted"]["order_hdr"]) == 1
     assert len(changed["deleted"]["order_dtl"]) == 2
@@ -62,8 +98,9 @@ def test_mutate_changes_the_running_server_and_prints_what_changed(served: str) 
 def test_admin_endpoints_drive_faults_and_refuse_bad_input(served: str) -> None:
     root = served.rsplit("/", 1)[0]
     api = f"{served}/wms/lgfapi/v10/entity/order_hdr/"
-    added = requests.post(f"{root}/_sim/faults", json={"status": 503, "times": 1,
-                                                        "retry_after": 2}, timeout=10)
+    added = requests.post(
+        f"{root}/_sim/faults", json={"status": 503, "times": 1, "retry_after": 2}, timeout=10
+    )
     assert added.status_code == 200 and added.json()[0]["status"] == 503
     assert requests.get(api, auth=("u", "p"), timeout=10).status_code == 503
     assert requests.get(api, auth=("u", "p"), timeout=10).status_code == 200
@@ -71,8 +108,12 @@ def test_admin_endpoints_drive_faults_and_refuse_bad_input(served: str) -> None:
     assert [entry["status"] for entry in log[-2:]] == [503, 200]
     bad = requests.post(f"{root}/_sim/faults", json={"stauts": 503}, timeout=10)
     assert bad.status_code == 400 and "stauts" in bad.json()["message"]
-    assert requests.post(f"{root}/_sim/modify", json={"entity": "order_hdr", "ids": [99]},
-                         timeout=10).status_code == 404
+    assert (
+        requests.post(
+            f"{root}/_sim/modify", json={"entity": "order_hdr", "ids": [99]}, timeout=10
+        ).status_code
+        == 404
+    )
 
 
 def test_serving_yields_the_url_once_listening_and_stops_the_process() -> None:
@@ -88,7 +129,8 @@ def test_serving_fails_clearly_when_the_simulator_cannot_listen() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = str(taken.getsockname()[1])
-        with pytest.raises(RuntimeError, match="exited with code 1 before listening"), serving(
-            "--port", port, "--orders", "1"
+        with (
+            pytest.raises(RuntimeError, match="exited with code 1 before listening"),
+            serving("--port", port, "--orders", "1"),
         ):
             pass

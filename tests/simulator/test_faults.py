@@ -31,8 +31,9 @@ def test_429_carries_retry_after_and_409_an_oracle_body(fresh_client: Client) ->
 
 def test_faults_can_target_an_entity_or_a_path_fragment(fresh_client: Client) -> None:
     sim = fresh_client.sim
-    sim.add_faults(Fault(status=500, entity="allocation"),
-                   Fault(status=502, path_contains="page=2"))
+    sim.add_faults(
+        Fault(status=500, entity="allocation"), Fault(status=502, path_contains="page=2")
+    )
     assert fresh_client.get("order_hdr/").status_code == 200
     assert fresh_client.get("allocation/").status_code == 500
     assert fresh_client.get("order_dtl/", page_size=5, page=1).status_code == 200
@@ -67,11 +68,13 @@ def test_truncated_body_is_invalid_json_with_status_200(fresh_client: Client) ->
 
 
 def test_slow_fault_triggers_client_timeouts_then_answers_normally(fresh_client: Client) -> None:
-    fresh_client.sim.add_faults(Fault(status=200, delay_ms=400, times=2,
-                                      path_contains="page_size=1000"))
+    fresh_client.sim.add_faults(
+        Fault(status=200, delay_ms=400, times=2, path_contains="page_size=1000")
+    )
     with pytest.raises(requests.Timeout):
-        fresh_client.session.get(f"{fresh_client.api}/order_hdr/", timeout=0.2,
-                                 params={"page_size": 1000})
+        fresh_client.session.get(
+            f"{fresh_client.api}/order_hdr/", timeout=0.2, params={"page_size": 1000}
+        )
     slow = fresh_client.get("order_hdr/", page_size=1000)
     assert slow.status_code == 200 and slow.json()["result_count"] == 10
 

@@ -29,8 +29,11 @@ def test_modify_stamps_the_served_clock_and_applies_changes(fresh_client: Client
     served = parsedate_to_datetime(response.headers["Date"])
     assert before <= stamp <= served + timedelta(seconds=1)
     assert rows[0]["mod_ts"].endswith("-03:00")
-    assert (rows[0]["po_nbr"], rows[0]["ord_qty"], rows[0]["mod_user"]) == ("PO-X", 12.5,
-                                                                            "SIMULATOR")
+    assert (rows[0]["po_nbr"], rows[0]["ord_qty"], rows[0]["mod_user"]) == (
+        "PO-X",
+        12.5,
+        "SIMULATOR",
+    )
 
 
 def test_modify_by_count_picks_existing_records_reproducibly() -> None:
@@ -73,8 +76,10 @@ def test_insert_order_creates_consistent_children(fresh_sim: WmsSimulator) -> No
     allocations = _by_id(fresh_sim, "allocation")
     assert [details[d]["order_id"]["id"] for d in new["order_dtl"]] == [11, 11, 11]
     assert [details[d]["seq_nbr"] for d in new["order_dtl"]] == [1, 2, 3]
-    assert sorted({allocations[a]["order_dtl_id"]["id"] for a in new["allocation"]}) == \
-        new["order_dtl"]
+    assert (
+        sorted({allocations[a]["order_dtl_id"]["id"] for a in new["allocation"]})
+        == new["order_dtl"]
+    )
     assert len(new["allocation"]) == 6
 
 
@@ -94,9 +99,13 @@ def test_many_records_can_share_one_exact_mod_ts(fresh_client: Client) -> None:
     sim = fresh_client.sim
     stamp = datetime(2026, 1, 5, 10, 0, 0, 123456, tzinfo=timezone.utc)
     sim.set_mod_ts("order_dtl", range(1, 16), stamp)
-    rows = fresh_client.results("order_dtl", mod_ts__gte="2026-01-05T07:00:00-03:00",
-                                mod_ts__lte="2026-01-05T07:00:01-03:00", ordering="mod_ts,id",
-                                page_size=4)
+    rows = fresh_client.results(
+        "order_dtl",
+        mod_ts__gte="2026-01-05T07:00:00-03:00",
+        mod_ts__lte="2026-01-05T07:00:01-03:00",
+        ordering="mod_ts,id",
+        page_size=4,
+    )
     assert [r["id"] for r in rows] == list(range(1, 16))
     assert {r["mod_ts"] for r in rows} == {"2026-01-05T07:00:00.123456-03:00"}
 
@@ -143,8 +152,10 @@ def test_reads_and_writes_from_many_threads_stay_consistent(fresh_client: Client
     writers = [threading.Thread(target=write) for _ in range(2)]
     for thread in writers:
         thread.start()
-    statuses = {fresh_client.get("order_dtl/", ordering="mod_ts,id", page_size=50).status_code
-                for _ in range(30)}
+    statuses = {
+        fresh_client.get("order_dtl/", ordering="mod_ts,id", page_size=50).status_code
+        for _ in range(30)
+    }
     for thread in writers:
         thread.join()
     assert not errors and statuses == {200}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from target_testkit import Loader
+
+from .target_testkit import Loader
 
 
 @pytest.fixture

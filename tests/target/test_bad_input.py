@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from target_testkit import TARGET_CMD, detail, record, schema, singer_text, state, states_of
+
+from .target_testkit import TARGET_CMD, detail, record, schema, singer_text, state, states_of
 
 # Two good records, each committed in its own batch, with their states, then the bad line.
 GOOD = [schema(), detail(1), state(1), detail(2), state(2)]

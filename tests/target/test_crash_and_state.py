@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 
-from target_testkit import Loader, detail, schema, singer_text, state
+from .target_testkit import Loader, detail, schema, singer_text, state
 
 START = datetime.datetime(2026, 1, 5, 10, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=-3)))
 

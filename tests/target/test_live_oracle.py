@@ -13,7 +13,8 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from target_testkit import DETAIL_PROPERTIES, Loader, activate, detail, record, schema
+
+from .target_testkit import DETAIL_PROPERTIES, Loader, activate, detail, record, schema
 
 URL = os.environ.get("TARGET_GRUPONOS_ORACLE_TEST_URL")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from target_testkit import activate, detail, record, schema, state
+from .target_testkit import activate, detail, record, schema, state
 
 T0 = "2026-01-05T10:00:00.000000-03:00"
 T1 = "2026-01-05T11:00:00.000000-03:00"

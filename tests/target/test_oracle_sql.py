@@ -23,7 +23,8 @@ from target_gruponos_oracle.connector import (
 )
 from target_gruponos_oracle.sinks import DELETED_COLUMN, VERSION_COLUMN, plan_table, row_columns
 from target_gruponos_oracle.values import FieldError, compile_row_builder
-from target_testkit import DETAIL_PROPERTIES
+
+from .target_testkit import DETAIL_PROPERTIES
 
 ORACLE = oracle.dialect()
 PROPERTIES = {

@@ -11,7 +11,8 @@ from target_gruponos_oracle.connector import (
     conform_identifier,
     conform_names,
 )
-from target_testkit import DETAIL_PROPERTIES, detail, record, schema
+
+from .target_testkit import DETAIL_PROPERTIES, detail, record, schema
 
 
 def test_identifiers_are_unquoted_upper_case_oracle_names():

@@ -1,4 +1,4 @@
-"""describe metadata -> JSON schema, and API records -> flat records."""
+"""`describe` -> JSON schema, and API records -> flat records."""
 
 from __future__ import annotations
 
@@ -101,3 +101,15 @@ def test_record_relations_are_split_and_sets_and_unknown_fields_dropped() -> Non
         "item_key": None,
         "status_id": 10,
     }
+
+
+def test_records_are_flat_with_relation_keys_and_offsets_kept(sim, sim_config, run_tap) -> None:
+    out = run_tap(sim_config, streams=["allocations"])
+    record = out.records("allocations")[0]
+    source = next(r for r in sim.records("allocation") if r["id"] == record["id"])
+    assert record["order_dtl_id"] == source["order_dtl_id"]["id"]
+    assert record["order_dtl_key"] == source["order_dtl_id"]["key"]
+    assert record["status_id"] == source["status_id"]
+    assert record["mod_ts"] == source["mod_ts"]
+    assert record["mod_ts"].endswith("-03:00")
+    assert not any(name.endswith("_set") or isinstance(v, dict) for name, v in record.items())

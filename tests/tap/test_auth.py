@@ -1,9 +1,12 @@
-"""OAuth2 client credentials: one cached token per run, renewed before expiry and once on 401."""
+"""Authentication (HTTP Basic, OAuth2 client credentials with one cached token per run),
+refused credentials and permissions, and secrets kept out of logs and messages."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
+import time
 from urllib.parse import parse_qs
 
 import pytest
@@ -12,10 +15,17 @@ import responses
 from singer_sdk.exceptions import ConfigValidationError
 from tap_gruponos_wms import auth
 from tap_gruponos_wms.auth import ClientCredentialsAuthenticator, WmsAuthError, build_authenticator
+from tap_gruponos_wms.client import safe_url
+from wms_simulator import WmsSimulator
 
 from .mock_api import API, CONFIG, STATE, page, rec, window
 
+STREAM, ENTITY = "order_details", "order_dtl"
+
+
 TOKEN_URL = "http://127.0.0.1:9/oauth2/v1/token"
+
+
 OAUTH = {
     **{k: v for k, v in CONFIG.items() if k not in {"username", "password"}},
     "auth_method": "oauth2",
@@ -36,6 +46,21 @@ def add_tokens(mock: responses.RequestsMock, *tokens: str, expires_in: int = 360
             TOKEN_URL,
             json={"access_token": token, "token_type": "Bearer", "expires_in": expires_in},
         )
+
+
+def oauth_config(sim) -> dict:
+    return {
+        "base_url": sim.base_url,
+        "auth_method": "oauth2",
+        "oauth_token_url": sim.token_url,
+        "oauth_client_id": "wms_client",
+        "oauth_client_secret": "wms_secret",
+        "page_size": 10,
+    }
+
+
+def token_requests(sim) -> int:
+    return sum(1 for e in sim.request_log if e["path"].endswith("/oauth2/v1/token"))
 
 
 def test_token_is_requested_once_with_client_credentials_and_shared_by_all_streams(
@@ -128,3 +153,69 @@ def test_refused_token_request_fails_naming_the_credentials_not_showing_them(
 def test_missing_credentials_are_named_before_any_request(config, missing) -> None:
     with pytest.raises(ConfigValidationError, match=missing):
         build_authenticator(config)
+
+
+def test_oauth2_run_uses_one_token_and_renews_it_when_revoked(sim, run_tap, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    def revoke_once(entity: str, query: dict, n: int) -> None:
+        if entity == "order_hdr" and n == 1:
+            sim.expire_tokens()
+
+    sim.on_list_request(revoke_once)
+    out = run_tap(oauth_config(sim))
+
+    assert len(out.ids("order_headers")) == 20
+    assert len(out.ids("order_details")) == 60
+    assert token_requests(sim) == 2  # first token, then one renewal after the 401
+    assert "wms_secret" not in caplog.text
+
+
+def test_oauth2_token_is_renewed_before_expiry_during_a_long_run(run_tap) -> None:
+    # ~22 requests of 100 ms each: the run lasts about twice the token's 1 s lifetime.
+    with WmsSimulator(orders=20, token_ttl_seconds=1, latency_ms=100) as sim:
+        started = time.monotonic()
+        out = run_tap(oauth_config(sim))
+        elapsed = time.monotonic() - started
+        statuses = [e["status"] for e in sim.request_log]
+    assert elapsed > 1.5
+    assert len(out.of_type("RECORD")) == 140
+    assert 401 not in statuses  # renewed before expiry, not after a refusal
+    assert token_requests(sim) >= 2
+
+
+def test_wrong_client_secret_fails_naming_the_oauth_settings(sim, run_tap) -> None:
+    config = {**oauth_config(sim), "oauth_client_secret": "nope"}
+    with pytest.raises(WmsAuthError, match="oauth_client_id and oauth_client_secret"):
+        run_tap(config, streams=[STREAM])
+
+
+def test_wrong_password_fails_at_once_without_retrying_or_logging_it(
+    sim, sim_config, run_tap, caplog
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    config = {**sim_config, "password": "not-the-password"}
+    with pytest.raises(WmsAuthError, match="check username and password") as error:
+        run_tap(config, streams=[STREAM])
+    assert "not-the-password" not in str(error.value) + caplog.text
+    assert [e["status"] for e in sim.request_log] == [401]
+
+
+def test_user_without_lgfapi_permission_fails_naming_it(run_tap) -> None:
+    with WmsSimulator(orders=2, forbidden_users={"viewer": "viewer_pass"}) as sim:
+        config = {"base_url": sim.base_url, "username": "viewer", "password": "viewer_pass"}
+        with pytest.raises(WmsAuthError, match="lgfapi_read_access"):
+            run_tap(config)
+
+
+def test_debug_logs_of_a_basic_run_carry_no_credentials(sim, sim_config, run_tap, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    run_tap(sim_config, streams=[STREAM])
+    encoded = base64.b64encode(b"wms_user:wms_pass").decode()
+    assert caplog.text
+    assert "wms_pass" not in caplog.text
+    assert encoded not in caplog.text
+
+
+def test_urls_in_messages_never_carry_user_info() -> None:
+    assert safe_url("https://user:pw@wms.example/env/x?a=1") == "https://wms.example/env/x?a=1"

@@ -313,12 +313,27 @@ class WmsStream(RESTStream):
     # -- extraction -----------------------------------------------------------------------
 
     def _narrowing(self) -> dict[str, t.Any]:
-        params: dict[str, t.Any] = {"page_size": self.page_size}
+        """Filters every query of this stream carries that keep part of the entity out."""
+        params: dict[str, t.Any] = {}
         if facility := self.config.get("facility_code"):
             params[self.facility_filter] = facility
         if company := self.config.get("company_code"):
             params[self.company_filter] = company
         return params
+
+    @property
+    def reads_whole_entity(self) -> bool:
+        """Whether a full-table read sees every record of the entity, so that a row it did
+        not see is one the WMS deleted: the only case in which ACTIVATE_VERSION is true.
+
+        ACTIVATE_VERSION tells a target "the table now holds this version and nothing
+        else"; after a read narrowed by a facility, a company or a relation chain, it would
+        retire every row outside the narrowed scope. The rule is read off the query itself
+        (`_narrowing`), so any filter added there counts. `start_date`/`end_date` do not
+        narrow a full-table read (it walks every id), and stream maps shape what the target
+        stores rather than what is read.
+        """
+        return not self._narrowing()
 
     def _walk(self, context: Context | None, position: Position) -> Iterator[dict[str, t.Any]]:
         """Records of a keyset walk (see `pagination`), saving each safe bookmark.
@@ -327,7 +342,7 @@ class WmsStream(RESTStream):
         then), while the current page's records are being written: server time and the
         tap's own work overlap, with still only one request in flight.
         """
-        base = self._narrowing()
+        base = {"page_size": self.page_size, **self._narrowing()}
         with ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-fetch") as fetcher:
             pending = fetcher.submit(self._get_page, {**base, **position.params()})
             while pending is not None:
@@ -362,10 +377,15 @@ class WmsStream(RESTStream):
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         if self.replication_method == "FULL_TABLE":
             # Every record carries this snapshot's version (the SDK's scheme: run start,
-            # epoch seconds); ACTIVATE_VERSION follows the last record only, see below.
+            # epoch seconds), narrowed or not, so the next whole-entity read reconciles all
+            # rows; ACTIVATE_VERSION follows its last record only, see below.
             self._stream_version = self._initialized_at // 1000
+            whole = self.reads_whole_entity
+            if not whole:
+                self._log_deletions_left_to_whole_sync()
             yield from self._walk(context, IdKeyset())
-            self._write_activate_version_message(self._stream_version)
+            if whole:
+                self._write_activate_version_message(self._stream_version)
             return
         lo, hi = self._window(context)
         self.logger.info(
@@ -413,9 +433,21 @@ class WmsStream(RESTStream):
         A target retires rows of older versions when it receives ACTIVATE_VERSION. Sent
         before the snapshot is read (the SDK's place), a failed or interrupted full sync
         would leave the table emptied (hard delete) or all soft-deleted. `get_records`
-        versions every full-table record and sends it once the snapshot is complete.
+        versions every full-table record and sends it once the snapshot is complete, and
+        only when the read covered the whole entity (`reads_whole_entity`).
         """
         return False
+
+    def _log_deletions_left_to_whole_sync(self) -> None:
+        scope = ", ".join(f"{name}={value}" for name, value in self._narrowing().items())
+        self.logger.warning(
+            "%s: full-table read narrowed by %s sends no ACTIVATE_VERSION: a narrowed read "
+            "cannot tell which rows outside it still exist and would retire them all. Rows "
+            "the WMS deleted are retired only by a full sync of the whole entity (without "
+            "facility_code or company_code)",
+            self.name,
+            scope,
+        )
 
 
 def _retry_after(response: requests.Response | None) -> float:

@@ -69,6 +69,12 @@ def conform_names(names: t.Iterable[str], where: str) -> dict[str, str]:
     return mapping
 
 
+def target_schema(config: t.Mapping[str, t.Any]) -> str | None:
+    """``default_target_schema`` (the Oracle user owning the tables) as an identifier, or None."""
+    schema = config.get("default_target_schema")
+    return conform_identifier(schema) if schema else None
+
+
 @dataclass(frozen=True)
 class Kind:
     """What a column stores, independent of the dialect (``length`` only for strings)."""

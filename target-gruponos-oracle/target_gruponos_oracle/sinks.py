@@ -11,13 +11,16 @@ from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.sql import SQLSink
 
 from target_gruponos_oracle import statements
+from target_gruponos_oracle.audit import StreamAudit, now_text
 from target_gruponos_oracle.connector import (
+    IdentifierCollisionError,
     Kind,
     OracleConnector,
     build_table,
     conform_identifier,
     conform_names,
     kind_for_property,
+    target_schema,
 )
 from target_gruponos_oracle.values import (
     Check,
@@ -162,6 +165,7 @@ class OracleSink(SQLSink[OracleConnector]):
     def __init__(self, target: t.Any, stream_name: str, *args: t.Any, **kwargs: t.Any) -> None:
         # The stream's bookmark properties (``mod_ts``) from its SCHEMA message, for the guard.
         self.bookmark_properties = list(getattr(target, "bookmarks", {}).get(stream_name, []))
+        self._run_audit = target.audit
         super().__init__(target, stream_name, *args, **kwargs)
 
     # Setup ------------------------------------------------------------------------------
@@ -179,6 +183,12 @@ class OracleSink(SQLSink[OracleConnector]):
             dialect.name,
             all_metadata=self.include_sdc_metadata_properties,
         )
+        if self._run_audit.is_audit_table(plan.table):
+            msg = (
+                f"table {plan.table.name} of stream '{self.stream_name}' is the audit table "
+                "(setting audit_table): rename the stream (stream map) or set another audit_table"
+            )
+            raise IdentifierCollisionError(msg)
         with self.connector._engine.begin() as conn:
             # overwrite adds a missing key index only once the old rows are gone
             overwrite = self.config.get("load_method") == "overwrite"
@@ -211,10 +221,24 @@ class OracleSink(SQLSink[OracleConnector]):
         self._key_slots = [slot[k] for k in plan.keys]
         self._version_slot = slot[VERSION_COLUMN] if plan.restamp is not None else None
         self._guard_slot = slot[plan.guard] if plan.guard else None
+        self._audit, self._bookmark_slot = self._start_audit(plan, slot)
+        self._older_in_batch = 0  # records the in-batch guard dropped since the last batch
         self._rows: dict | list = {} if plan.dedupe else []
         self._first_line: int | None = None
         self._max_rows = self.max_size
         self._required = self.original_schema.get("required", []) if self.validate_schema else []
+
+    def _start_audit(self, plan: TablePlan, slot: dict[str, int]) -> tuple[StreamAudit, int | None]:
+        """The stream's audit row and the row position of its bookmark (the first bookmark
+        property that is a column), whose largest committed value the audit keeps."""
+        columns = dict(zip(plan.fields, plan.kinds, strict=True))
+        bookmark = next((columns[b] for b in self.bookmark_properties if b in columns), None)
+        # an upsert without key properties appends: record what the table really gets
+        method = self.config.get("load_method", "upsert") if plan.dedupe else "append-only"
+        audit = self._run_audit.stream(
+            self.stream_name, plan.table.name, method, plan.kinds[bookmark] if bookmark else None
+        )
+        return audit, slot[bookmark] if bookmark else None
 
     def _varchar_byte_limit(self, dialect_name: str) -> int | None:
         """Oracle caps VARCHAR2 in bytes (max_varchar_length), whatever its CHAR length."""
@@ -230,8 +254,7 @@ class OracleSink(SQLSink[OracleConnector]):
     @property
     def schema_name(self) -> str | None:
         """``default_target_schema`` (the Oracle user owning the tables), upper-cased."""
-        schema = self.config.get("default_target_schema")
-        return conform_identifier(schema) if schema else None
+        return target_schema(self.config)
 
     @property
     def _builder_checks(self) -> bool:
@@ -283,6 +306,7 @@ class OracleSink(SQLSink[OracleConnector]):
             new = row[self._guard_slot]
             if old is not None and new is not None and _instant(new) < _instant(old):
                 self.tally_duplicate_merged()
+                self._older_in_batch += 1
                 return
         if key in self._rows:
             self.tally_duplicate_merged()
@@ -302,33 +326,54 @@ class OracleSink(SQLSink[OracleConnector]):
         if not rows:
             return
         first, last = self._first_line, self._last_line
+        received, older = self.current_size, self._older_in_batch
         self._rows = {} if self._plan.dedupe else []
-        self._first_line = None
+        self._first_line, self._older_in_batch = None, 0
         try:
             with self.connector._engine.begin() as conn:
                 if self._overwrite_pending():
                     conn.execute(statements.delete_all_statement(self._plan.table))
                     self.connector.ensure_unique_key(conn, self._plan.table)
                     self.connector.emptied_tables.add(self._plan.table.name)
-                self._execute_batch(conn, statements.bind_rows(rows, self._params, conn.dialect))
+                parameters = statements.bind_rows(rows, self._params, conn.dialect)
+                written = self._execute_batch(conn, parameters)
                 self._restamp_versions(conn, rows)
+                # the audit row's counts commit (or roll back) with the batch
+                counts = self._audit.record(
+                    conn,
+                    records=received,
+                    written=written,
+                    skipped_older=len(rows) - written + older,
+                    superseded=received - len(rows) - older,
+                    bookmarks=self._bookmark_values(rows),
+                )
         except (sa.exc.DBAPIError, OverflowError, self.connector.dialect.loaded_dbapi.Error) as exc:
             msg = (
                 f"stream '{self.stream_name}', lines {first}-{last}: the database refused "
                 f"the batch (nothing of it was committed): {getattr(exc, 'orig', exc)}"
             )
             raise DatabaseError(msg) from None
+        self._audit.committed(counts)
         self.logger.info("Committed %d rows into %s", len(rows), self._plan.table.name)
 
-    def _execute_batch(self, conn: sa.Connection, parameters: list) -> None:
-        """One executemany; on the driver's own cursor when bind types must be declared."""
+    def _bookmark_values(self, rows: list[tuple]) -> list:
+        slot = self._bookmark_slot
+        return [] if slot is None else [row[slot] for row in rows]
+
+    def _execute_batch(self, conn: sa.Connection, parameters: list) -> int:
+        """One executemany; on the driver's own cursor when bind types must be declared.
+
+        Returns the rows inserted or updated: an upsert's row the never-regress guard skips
+        counts 0 (SQLite sums its changes() over the executemany; Oracle reports each MERGE
+        row's count with arraydmlrowcounts).
+        """
         if not self._input_sizes:
-            conn.exec_driver_sql(self._sql, parameters)
-            return
+            return conn.exec_driver_sql(self._sql, parameters).rowcount
         cursor = conn.connection.dbapi_connection.cursor()
         try:
             cursor.setinputsizes(**self._input_sizes)
-            cursor.executemany(self._sql, parameters)
+            cursor.executemany(self._sql, parameters, arraydmlrowcounts=True)
+            return sum(cursor.getarraydmlrowcounts())
         finally:
             cursor.close()
 
@@ -363,7 +408,9 @@ class OracleSink(SQLSink[OracleConnector]):
             self._plan.table, VERSION_COLUMN, deleted, self.connector.dialect.name
         )
         with self.connector._engine.begin() as conn:
-            result = conn.execute(statement, {"version": new_version, "deleted_at": _now_text()})
+            result = conn.execute(statement, {"version": new_version, "deleted_at": now_text()})
+            counts = self._audit.record(conn, retired=result.rowcount)
+        self._audit.committed(counts)
         self.logger.info(
             "Version %s of %s active: %d older rows %s",
             new_version,
@@ -371,10 +418,6 @@ class OracleSink(SQLSink[OracleConnector]):
             result.rowcount,
             "deleted" if deleted is None else "soft-deleted",
         )
-
-
-def _now_text() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
 
 
 def _instant(text: str) -> datetime.datetime | str:

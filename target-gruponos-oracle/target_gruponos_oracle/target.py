@@ -21,9 +21,13 @@ from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.sql import SQLTarget
 
+from target_gruponos_oracle.audit import DEFAULT_TABLE, LoadAudit
 from target_gruponos_oracle.connector import IdentifierCollisionError
 from target_gruponos_oracle.sinks import DatabaseError, InputError, OracleSink
 from target_gruponos_oracle.values import parse_line
+
+# Failures the target reports as one line (exit code 1, no traceback).
+EXPECTED_FAILURES = (InputError, InvalidInputLine, DatabaseError, ConfigurationError)
 
 
 class RecordBeforeSchemaError(InputError, RecordsWithoutSchemaException):
@@ -135,6 +139,15 @@ class TargetGruponosOracle(SQLTarget):
             ),
         ),
         th.Property(
+            "audit_table",
+            th.StringType,
+            default=DEFAULT_TABLE,
+            description=(
+                "Table (in the data tables' schema) with one row per run and stream: status, "
+                "counts, largest bookmark, failure message; empty: no audit table."
+            ),
+        ),
+        th.Property(
             "max_varchar_length",
             th.IntegerType,
             default=4000,
@@ -198,6 +211,17 @@ class TargetGruponosOracle(SQLTarget):
         self.logger.info("Loading into %s", connector.masked_url)
         if connector.dialect.name == "sqlite":
             self.max_parallelism = 1  # one writer at a time: SQLite locks the whole file
+        self.audit = LoadAudit(self.config, connector, self.logger)
+
+    def listen(self, file_input: t.IO | None = None) -> None:
+        """Load all input, then end the run's audit rows: succeeded, or failed and why."""
+        try:
+            super().listen(file_input)
+        except BaseException as exc:
+            self.audit.end(_failure_line(exc))
+            raise
+        with self._database_errors("(audit table)"):
+            self.audit.end(None)
 
     @property
     def _line(self) -> int:
@@ -268,9 +292,19 @@ class TargetGruponosOracle(SQLTarget):
         gc.set_threshold(50_000, 20, 100)
         try:
             super().invoke(*args, **kwargs)
-        except (InputError, InvalidInputLine, DatabaseError, ConfigurationError) as exc:
+        except EXPECTED_FAILURES as exc:
             cls.logger.error("%s", exc)
             sys.exit(1)
+
+
+def _failure_line(exc: BaseException) -> str:
+    """The audit row's MESSAGE for the exception that ended the run (never a credential:
+    the target's own messages show the URL masked)."""
+    if isinstance(exc, EXPECTED_FAILURES):
+        return str(exc)
+    if isinstance(exc, SystemExit):  # the SDK's SIGTERM/SIGINT handler, after draining
+        return "stopped by a termination signal before the end of its input"
+    return f"unexpected {type(exc).__name__} (the target's log has the traceback)"
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ import oracledb
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle, sqlite
-from target_gruponos_oracle import statements
+from target_gruponos_oracle import audit, statements
 from target_gruponos_oracle.connector import (
+    RESERVED,
     Kind,
     evolution_ddl,
     kind_from_declared,
@@ -261,3 +262,50 @@ def test_oracle_binds_declare_their_types():
     assert sizes["ID"] is sizes["ORD_QTY"] is sizes["IS_BACK_ORDER"] is oracledb.DB_TYPE_NUMBER
     assert (sizes["ORDER_ID_KEY"], sizes["MOD_TS"], sizes["CUST_DATE_1"]) == (30, 32, 10)
     assert statements.input_sizes(plan.kinds, sqlite.dialect()) == {}
+
+
+# The load audit table ---------------------------------------------------------------------
+
+AUDIT = audit.audit_table("SDC_LOAD_AUDIT", "WMS", "oracle")
+
+
+def test_audit_table_has_unquoted_identifiers_and_oracle_types():
+    ddl = " ".join(str(sa.schema.CreateTable(AUDIT).compile(dialect=ORACLE)).split())
+
+    assert ddl.startswith('CREATE TABLE "WMS"."SDC_LOAD_AUDIT" (')
+    for column in [
+        '"RUN_ID" VARCHAR2(36 CHAR) NOT NULL',
+        '"STREAM_NAME" VARCHAR2(400 CHAR) NOT NULL',
+        '"TABLE_NAME" VARCHAR2(128 CHAR)',
+        '"STARTED_AT" TIMESTAMP(6) WITH TIME ZONE',
+        '"ENDED_AT" TIMESTAMP(6) WITH TIME ZONE',
+        '"STATUS" VARCHAR2(10 CHAR)',
+        '"ROWS_WRITTEN" NUMBER(19)',
+        '"ROWS_SKIPPED_OLDER" NUMBER(19)',
+        '"ROWS_RETIRED" NUMBER(19)',
+        '"MAX_BOOKMARK" TIMESTAMP(6) WITH TIME ZONE',
+        '"MESSAGE" VARCHAR2(4000 CHAR)',
+        'PRIMARY KEY ("RUN_ID", "STREAM_NAME")',
+    ]:
+        assert column in ddl
+    for name in [AUDIT.name, *(c.name for c in AUDIT.columns)]:
+        # upper case, a letter first, not reserved: the same name unquoted
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", name) and name not in RESERVED
+
+
+def test_audit_statements_bind_date_times_with_an_explicit_format():
+    insert = _sql(audit.insert_statement(AUDIT, "oracle"))
+    update = _sql(audit.update_counts_statement(AUDIT, "oracle"))
+    end = _sql(audit.end_statement(AUDIT, "oracle"))
+
+    stamp = "TO_TIMESTAMP_TZ(:{}, 'YYYY-MM-DD\"T\"HH24:MI:SS.FF6TZH:TZM')"
+    assert insert.startswith('INSERT INTO "WMS"."SDC_LOAD_AUDIT" ("RUN_ID", "STREAM_NAME"')
+    assert stamp.format("STARTED_AT") in insert and insert.endswith(":STATUS, 0, 0, 0, 0, 0)")
+    assert '"ROWS_WRITTEN"=:v_ROWS_WRITTEN' in update
+    assert '"MAX_BOOKMARK"=' + stamp.format("v_MAX_BOOKMARK") in update
+    assert update.endswith(
+        'WHERE "WMS"."SDC_LOAD_AUDIT"."RUN_ID" = :w_run '
+        'AND "WMS"."SDC_LOAD_AUDIT"."STREAM_NAME" = :w_stream'
+    )
+    assert '"ENDED_AT"=' + stamp.format("v_ENDED_AT") in end
+    assert end.endswith("\"STATUS\" = 'running'")

@@ -1,0 +1,284 @@
+"""Load audit: one row per run and stream in ``SDC_LOAD_AUDIT``, always equal to what is committed.
+
+The row is inserted (``running``) when the stream's first SCHEMA arrives; its counts are written
+by the same transaction as each batch (and each retirement of old versions), so a target killed
+at any moment leaves a ``running`` row holding exactly the committed batches. The end of the run
+sets ``succeeded``, or ``failed`` with the one-line failure. The counts also give the end-of-run
+summary line per stream, with or without the table.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+import typing as t
+import uuid
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from target_gruponos_oracle import statements
+from target_gruponos_oracle.connector import Kind, build_table, conform_identifier, target_schema
+
+if t.TYPE_CHECKING:
+    import logging
+    from collections.abc import Iterable
+
+    from target_gruponos_oracle.connector import OracleConnector
+
+DEFAULT_TABLE = "SDC_LOAD_AUDIT"
+MESSAGE_CHARS = 1000  # at most 4000 bytes in UTF-8: fits VARCHAR2(4000) without EXTENDED
+COLUMNS: dict[str, Kind] = {
+    "RUN_ID": Kind("string", 36),
+    "STREAM_NAME": Kind("string", 400),
+    "TABLE_NAME": Kind("string", 128),
+    "LOAD_METHOD": Kind("string", 16),
+    "STARTED_AT": Kind("timestamp"),
+    "ENDED_AT": Kind("timestamp"),
+    "STATUS": Kind("string", 10),
+    "RECORDS_RECEIVED": Kind("integer"),
+    "ROWS_WRITTEN": Kind("integer"),
+    "ROWS_SKIPPED_OLDER": Kind("integer"),
+    "RECORDS_SUPERSEDED": Kind("integer"),
+    "ROWS_RETIRED": Kind("integer"),
+    "MAX_BOOKMARK": Kind("timestamp"),
+    "MAX_BOOKMARK_TEXT": Kind("string", 4000),
+    "MESSAGE": Kind("string", 4000),
+}
+KEYS = ("RUN_ID", "STREAM_NAME")
+COUNTS = ("RECORDS_RECEIVED", "ROWS_WRITTEN", "ROWS_SKIPPED_OLDER", "RECORDS_SUPERSEDED")
+COUNTS += ("ROWS_RETIRED", "MAX_BOOKMARK", "MAX_BOOKMARK_TEXT")
+STARTED = ("RUN_ID", "STREAM_NAME", "TABLE_NAME", "LOAD_METHOD", "STARTED_AT", "STATUS")
+
+
+def audit_table(name: str, schema: str | None, dialect_name: str) -> sa.Table:
+    """The audit table (upper-case unquoted identifiers, primary key RUN_ID + STREAM_NAME)."""
+    return build_table(name, COLUMNS, KEYS, schema, dialect_name)
+
+
+def insert_statement(table: sa.Table, dialect_name: str) -> sa.Insert:
+    """A stream's ``running`` row; parameters named like the columns of ``STARTED``, counts 0."""
+    values = {c: statements.bind_value(c, COLUMNS[c], dialect_name) for c in STARTED}
+    zeros = {c: sa.literal_column("0") for c in COUNTS if COLUMNS[c].family == "integer"}
+    return sa.insert(table).values({**values, **zeros})
+
+
+def update_counts_statement(table: sa.Table, dialect_name: str) -> sa.Update:
+    """Sets a stream's counts (parameters ``v_<column>`` of ``COUNTS``, ``w_run``, ``w_stream``)."""
+    return _for_stream(table).values(
+        {c: statements.bind_value(f"v_{c}", COLUMNS[c], dialect_name) for c in COUNTS}
+    )
+
+
+_END_COLUMNS = ("STATUS", "ENDED_AT", "MESSAGE")
+_RUNNING = sa.literal_column("'running'")
+
+
+def end_statement(table: sa.Table, dialect_name: str) -> sa.Update:
+    """Ends every still-running row of a run (``w_run``; ``v_`` + STATUS, ENDED_AT, MESSAGE)."""
+    return (
+        sa.update(table)
+        .where(table.c["RUN_ID"] == sa.bindparam("w_run"), table.c["STATUS"] == _RUNNING)
+        .values(
+            {c: statements.bind_value(f"v_{c}", COLUMNS[c], dialect_name) for c in _END_COLUMNS}
+        )
+    )
+
+
+def _for_stream(table: sa.Table) -> sa.Update:
+    return sa.update(table).where(
+        table.c["RUN_ID"] == sa.bindparam("w_run"),
+        table.c["STREAM_NAME"] == sa.bindparam("w_stream"),
+    )
+
+
+def now_text() -> str:
+    """The current instant in the text form date-times are bound in (UTC)."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+
+
+# Bookmarks ---------------------------------------------------------------------------------
+
+
+def _instant(text: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(text)
+
+
+# How bookmark values of a column kind compare (values as the row builder produced them:
+# date-times as fixed-width ISO text with offset, decimals as Decimal or exact text).
+_ORDER: dict[str, t.Callable[[t.Any], t.Any]] = {
+    "timestamp": _instant,
+    "number": lambda value: Decimal(str(value)),
+}
+
+
+def latest(kind: Kind, values: Iterable[t.Any]) -> t.Any:
+    """The largest non-null value of a bookmark column, compared as its kind says."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    if kind.family == "timestamp" and len({v[26:] for v in present}) == 1:
+        return max(present)  # one UTC offset: fixed-width text sorts as the instants do
+    return max(present, key=_ORDER.get(kind.family, _identity))
+
+
+def _identity(value: t.Any) -> t.Any:
+    return value
+
+
+# Counts ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What the committed batches of one stream did (``bookmark``: largest bookmark value)."""
+
+    records: int = 0  # records received
+    written: int = 0  # rows inserted or updated
+    skipped_older: int = 0  # ignored by the never-regress guard (in the batch or the table)
+    superseded: int = 0  # replaced in their batch by a newer or later record of the same key
+    retired: int = 0  # soft- or hard-deleted by ACTIVATE_VERSION
+    bookmark: t.Any = None
+
+
+class StreamAudit:
+    """One stream's row of a run: its counts, kept in step with the database."""
+
+    def __init__(
+        self, run: LoadAudit, stream: str, table: str, load_method: str, bookmark: Kind | None
+    ) -> None:
+        self.run, self.stream, self.table, self.load_method = run, stream, table, load_method
+        self.bookmark_kind = bookmark
+        self.counts = Counts()
+        self.started = time.monotonic()
+
+    def record(
+        self,
+        conn: sa.Connection,
+        *,
+        bookmarks: Iterable[t.Any] = (),
+        **batch: int,
+    ) -> Counts:
+        """Write the counts including this batch, inside the batch's transaction ``conn``.
+
+        Returns them; pass them to :meth:`committed` once the transaction has committed.
+        """
+        counts = self.counts
+        added = {name: getattr(counts, name) + value for name, value in batch.items()}
+        if self.bookmark_kind is not None:
+            candidates = [counts.bookmark, latest(self.bookmark_kind, bookmarks)]
+            added["bookmark"] = latest(self.bookmark_kind, candidates)
+        new = replace(counts, **added)
+        self.run.write_counts(conn, self, new)
+        return new
+
+    def committed(self, counts: Counts) -> None:
+        """The transaction that wrote ``counts`` committed: they are the stream's counts now."""
+        self.counts = counts
+
+    def summary(self) -> str:
+        """One line for people: records, written, skipped as older, retired, seconds, rows/s."""
+        c = self.counts
+        seconds = time.monotonic() - self.started
+        rate = c.records / seconds if seconds > 0 else 0.0
+        return (
+            f"Loaded stream '{self.stream}' into {self.table}: {c.records} records, "
+            f"{c.written} written, "
+            f"{c.skipped_older} skipped as older, {c.retired} retired, "
+            f"{seconds:.1f} s, {rate:,.0f} rows/s"
+        )
+
+    def parameters(self, counts: Counts) -> dict[str, t.Any]:
+        """The ``update_counts_statement`` parameters for ``counts``."""
+        timestamp = self.bookmark_kind is not None and self.bookmark_kind.family == "timestamp"
+        bookmark = counts.bookmark
+        text = None if bookmark is None or timestamp else str(bookmark)
+        return {
+            "w_run": self.run.run_id,
+            "w_stream": self.stream,
+            "v_RECORDS_RECEIVED": counts.records,
+            "v_ROWS_WRITTEN": counts.written,
+            "v_ROWS_SKIPPED_OLDER": counts.skipped_older,
+            "v_RECORDS_SUPERSEDED": counts.superseded,
+            "v_ROWS_RETIRED": counts.retired,
+            "v_MAX_BOOKMARK": bookmark if timestamp else None,
+            "v_MAX_BOOKMARK_TEXT": text,
+        }
+
+
+class LoadAudit:
+    """The audit of one target process: its RUN_ID, the audit table (or none), every stream."""
+
+    def __init__(
+        self, config: t.Mapping[str, t.Any], connector: OracleConnector, logger: logging.Logger
+    ) -> None:
+        self.run_id = str(uuid.uuid4())
+        self.connector = connector
+        self.logger = logger
+        self.streams: dict[str, StreamAudit] = {}
+        name = config.get("audit_table", DEFAULT_TABLE)
+        dialect = connector.dialect.name
+        self.table = None
+        if name:
+            self.table = audit_table(conform_identifier(name), target_schema(config), dialect)
+        self._created = False
+        if self.table is not None:
+            self._insert = insert_statement(self.table, dialect)
+            self._update = update_counts_statement(self.table, dialect)
+            self._end = end_statement(self.table, dialect)
+        where = f"audit rows in {self.table.name}" if self.table is not None else "audit_table off"
+        logger.info("Run id %s (%s)", self.run_id, where)
+
+    def is_audit_table(self, table: sa.Table) -> bool:
+        """Whether a stream's ``table`` would be the audit table itself."""
+        audit = self.table
+        return audit is not None and (table.schema, table.name) == (audit.schema, audit.name)
+
+    def stream(
+        self, stream: str, table: str, load_method: str, bookmark: Kind | None
+    ) -> StreamAudit:
+        """The stream's audit; its first sink in the run inserts the ``running`` row."""
+        if stream in self.streams:  # a new SCHEMA of the stream: same row, same counts
+            return self.streams[stream]
+        audit = StreamAudit(self, stream, table, load_method, bookmark)
+        if self.table is not None:
+            row = {"RUN_ID": self.run_id, "STREAM_NAME": stream, "TABLE_NAME": table}
+            row |= {"LOAD_METHOD": load_method, "STARTED_AT": now_text(), "STATUS": "running"}
+            with self.connector._engine.begin() as conn:
+                if not self._created:  # first use in this process: create or evolve it
+                    self.connector.evolve_table(conn, self.table, COLUMNS, unique_key=False)
+                    self._created = True
+                conn.execute(self._insert, row)
+        self.streams[stream] = audit
+        return audit
+
+    def write_counts(self, conn: sa.Connection, stream: StreamAudit, counts: Counts) -> None:
+        if self.table is not None:
+            conn.execute(self._update, stream.parameters(counts))
+
+    def end(self, failure: str | None) -> None:
+        """Log each stream's summary and mark the run's rows ``succeeded`` or ``failed``.
+
+        On failure the original error matters more than the audit: a database that cannot be
+        reached any more is logged as a warning and the failure still propagates.
+        """
+        for stream in self.streams.values():
+            self.logger.info("%s", stream.summary())
+        if self.table is None or not self.streams:
+            return
+        status = "failed" if failure else "succeeded"
+        parameters = {
+            "w_run": self.run_id,
+            "v_STATUS": status,
+            "v_ENDED_AT": now_text(),
+            "v_MESSAGE": failure[:MESSAGE_CHARS] if failure else None,
+        }
+        try:
+            with self.connector._engine.begin() as conn:
+                conn.execute(self._end, parameters)
+        except sa.exc.SQLAlchemyError as exc:
+            if failure is None:
+                raise
+            reason = getattr(exc, "orig", None) or exc
+            self.logger.warning("Audit rows of run %s not marked failed: %s", self.run_id, reason)

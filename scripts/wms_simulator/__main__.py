@@ -31,6 +31,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--orders", type=int, default=1000)
     serve.add_argument("--details-per-order", type=int, default=3)
     serve.add_argument("--allocations-per-detail", type=int, default=1)
+    serve.add_argument(
+        "--count",
+        action="append",
+        default=[],
+        type=_entity_count,
+        metavar="ENTITY=N",
+        help="records of one more entity, e.g. item=5000 (repeatable)",
+    )
     serve.add_argument("--seed", type=int, default=7)
     serve.add_argument("--latency-ms", type=int, default=0)
     serve.add_argument("--env-name", default="gruponos_test")
@@ -70,21 +78,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    sim = WmsSimulator(
-        orders=args.orders,
-        details_per_order=args.details_per_order,
-        allocations_per_detail=args.allocations_per_detail,
-        seed=args.seed,
-        username=args.username,
-        password=args.password,
-        oauth_client_id=args.client_id,
-        oauth_client_secret=args.client_secret,
-        token_ttl_seconds=args.token_ttl_seconds,
-        latency_ms=args.latency_ms,
-        env_name=args.env_name,
-        host=args.host,
-        port=args.port,
-    )
+    try:
+        sim = _simulator(args)
+    except (KeyError, ValueError) as exc:
+        sys.exit(f"wms-simulator: --count: {str(exc).strip(chr(39))}")
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
@@ -104,6 +101,32 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         sim.stop()
     return 0
+
+
+def _simulator(args: argparse.Namespace) -> WmsSimulator:
+    return WmsSimulator(
+        orders=args.orders,
+        details_per_order=args.details_per_order,
+        allocations_per_detail=args.allocations_per_detail,
+        counts=dict(args.count),
+        seed=args.seed,
+        username=args.username,
+        password=args.password,
+        oauth_client_id=args.client_id,
+        oauth_client_secret=args.client_secret,
+        token_ttl_seconds=args.token_ttl_seconds,
+        latency_ms=args.latency_ms,
+        env_name=args.env_name,
+        host=args.host,
+        port=args.port,
+    )
+
+
+def _entity_count(text: str) -> tuple[str, int]:
+    name, _, number = text.partition("=")
+    if not number.isdigit():
+        raise argparse.ArgumentTypeError(f"expected ENTITY=N, not {text!r}")
+    return name, int(number)
 
 
 def _mutate(args: argparse.Namespace) -> int:

@@ -98,12 +98,14 @@ def from_id(template: str) -> Generator:
     return lambda h, row: template.format(row.id)
 
 
-# --- reference data reached through relations (not exposed as entities) -------------------------
+def named(names: dict[int, str], template: str) -> Generator:
+    """A fixed name for the seeded ids of a code table, `template` for records added later."""
+    return lambda h, row: names.get(row.id) or template.format(row.id)
+
+
+# --- reference data reached through relations (not exposed as entities: blank `url`) -----------
 
 LOOKUP_TABLES: dict[str, dict[int, str]] = {
-    "facility": {1: "FAC1", 2: "FAC2"},
-    "company": {1: "GRUPONOS", 2: "OTHERCO"},
-    "order_type": {1: "STANDARD", 2: "ECOMMERCE", 3: "TRANSFER"},
     "uom": {1: "UNIT", 2: "BOX", 3: "PALLET"},
     "ship_via": {1: "GROUND", 2: "EXPRESS", 3: "PICKUP"},
     "ob_lpn_type": {1: "CARTON", 2: "PALLET"},
@@ -112,12 +114,11 @@ LOOKUP_TABLES: dict[str, dict[int, str]] = {
 }
 # Larger reference sets whose key is derived from the id: name -> (prefix, width).
 LOOKUP_PATTERNS: dict[str, tuple[str, int]] = {
-    "item": ("ITEM-", 5),
-    "inventory": ("INV", 8),
     "task": ("TSK", 8),
     "wave": ("WAVE", 6),
     "batch_number": ("BATCH", 6),
     "invn_attr": ("ATTR", 6),
+    "vendor": ("VND", 5),
 }
 LOOKUP_FIELDS = ("id", "code", "name")
 
@@ -160,6 +161,11 @@ class Field:
     default: Any = None
     target: str | None = None  # related entity of a relation
     salt: int = field(default=0, compare=False)
+    # A relation to a served entity without `gen`: an id among the target's seeded records,
+    # null for this share of them (the store resolves it, as it knows the table sizes).
+    null_share: float = 0.0
+    # A value computed from another field of the same record: (that field, function).
+    derive: tuple[str, Callable[[Any], Any]] | None = None
 
     @property
     def is_set(self) -> bool:
@@ -184,10 +190,15 @@ def varchar(name: str, length: int, gen: Generator, **kw: Any) -> Field:
 
 
 def relation(name: str, target: str, gen: Generator | None = None, **kw: Any) -> Field:
-    if gen is None:
-        keys = sorted(LOOKUP_TABLES[target])
-        gen = choice(*keys)
+    """A related record; to a lookup table without `gen`: one of its keys."""
+    if gen is None and target in LOOKUP_TABLES:
+        gen = choice(*sorted(LOOKUP_TABLES[target]))
     return _f(name, "relation", gen, target=target, **kw)
+
+
+def ref(name: str, target: str, null_share: float = 0.0, **kw: Any) -> Field:
+    """A relation to an entity this API serves, always to one of its seeded records."""
+    return _f(name, "relation", target=target, null_share=null_share, **kw)
 
 
 def status(values: tuple[int, ...]) -> Field:
@@ -226,9 +237,9 @@ def _custom_fields(dates: int, decimals: int, numbers: int) -> list[Field]:
 _CITIES = ("Sao Paulo", "Campinas", "Curitiba", "Porto Alegre", "Belo Horizonte", "Recife")
 _STATES = ("SP", "SP", "PR", "RS", "MG", "PE")
 _NAMES = ("Mercado Sol", "Loja Azul", "Casa Verde Ltda", "Distribuidora Norte", "Super Econ")
-_STATUSES_HDR = (0, 10, 20, 25, 27, 30, 40, 50, 90, 99)
-_STATUSES_DTL = (0, 10, 20, 30, 40, 90, 99)
-_STATUSES_ALLOC = (0, 10, 20, 90, 99)
+_STATUSES_HDR = (1, 10, 20, 25, 27, 30, 40, 50, 90, 99)
+_STATUSES_DTL = (1, 10, 20, 30, 40, 90, 99)
+_STATUSES_ALLOC = (1, 10, 20, 90, 99)
 
 
 def _address(prefix: str) -> list[Field]:
@@ -247,10 +258,10 @@ def _address(prefix: str) -> list[Field]:
 ORDER_HDR = [
     _f("id", "pk", source=ID, required="Y"),
     varchar("order_nbr", 50, from_id("ORD{:08d}"), required="Y"),
-    relation("order_type_id", "order_type", required="Y"),
+    relation("order_type_id", "order_type", choice(1, 2, 3), required="Y"),
     status(_STATUSES_HDR),
-    relation("facility_id", "facility", lambda h, row: 1 if h % 10 < 7 else 2, required="Y"),
-    relation("company_id", "company", lambda h, row: 1 if h % 20 < 17 else 2, required="Y"),
+    relation("facility_id", "facility", lambda h, row: facility_of(h), required="Y"),
+    relation("company_id", "company", lambda h, row: company_of(h), required="Y"),
     _f("ord_date", "datetime", ts_after_create(2)),
     _f("req_ship_date", "date", date_after_create(10)),
     _f("sched_ship_date", "date", nullable(0.3, date_after_create(12))),
@@ -280,7 +291,7 @@ ORDER_DTL = [
     _f("id", "pk", source=ID, required="Y"),
     _f("order_id", "relation", source=PARENT, target="order_hdr", required="Y"),
     _f("seq_nbr", "integer", source=SEQ, required="Y"),
-    relation("item_id", "item", integer(1, 5000), required="Y"),
+    ref("item_id", "item", required="Y"),
     _f("ord_qty", "decimal", decimal(1, 500, 4), required="Y"),
     _f("orig_ord_qty", "decimal", decimal(1, 500, 4)),
     _f("alloc_qty", "decimal", decimal(0, 500, 4)),
@@ -312,7 +323,7 @@ ALLOCATION = [
     relation("alloc_uom_id", "uom"),
     relation("cartonize_uom_id", "uom", nullable(0.6, choice(1, 2, 3))),
     varchar("final_oblpn_nbr", 50, nullable(0.5, code("LPN", 10))),
-    relation("from_inventory_id", "inventory", integer(1, 10**7)),
+    ref("from_inventory_id", "inventory"),
     _f("is_picking_flg", "boolean", lambda h, row: h % 4 == 0),
     relation("mhe_system_id", "mhe_system", nullable(0.9, choice(1, 2))),
     relation("ob_lpn_type_id", "ob_lpn_type", nullable(0.5, choice(1, 2))),
@@ -324,9 +335,185 @@ ALLOCATION = [
     status(_STATUSES_ALLOC),
     relation("task_id", "task", nullable(0.3, integer(1, 10**7))),
     _f("task_seq_nbr", "integer", integer(1, 60)),
-    relation("to_inventory_id", "inventory", nullable(0.5, integer(1, 10**7))),
+    ref("to_inventory_id", "inventory", null_share=0.5),
     relation("type_id", "allocation_type", required="Y"),
     relation("wave_id", "wave", nullable(0.2, integer(1, 99999))),
+    *_audit(),
+]
+
+
+def facility_of(n: int) -> int:
+    """70 % of records in FAC1 (id 1), the rest in FAC2."""
+    return 1 if n % 10 < 7 else 2
+
+
+def company_of(n: int) -> int:
+    """85 % of records for GRUPONOS (id 1), the rest for OTHERCO."""
+    return 1 if n % 20 < 17 else 2
+
+
+def _derived(name: str, target: str, source: str, fn: Callable[[Any], Any], **kw: Any) -> Field:
+    return _f(name, "relation", target=target, derive=(source, fn), **kw)
+
+
+_ORDER_STATUS_NAMES = {
+    1: "CREATED",
+    10: "PARTLY_ALLOCATED",
+    20: "ALLOCATED",
+    25: "IN_PICKING",
+    27: "PICKED",
+    30: "IN_PACKING",
+    40: "PACKED",
+    50: "LOADED",
+    90: "SHIPPED",
+    99: "CANCELLED",
+}
+
+FACILITY = [
+    _f("id", "pk", source=ID, required="Y"),
+    varchar("code", 20, named({1: "FAC1", 2: "FAC2"}, "FAC{}"), required="Y"),
+    varchar("name", 100, named({1: "CD Sao Paulo", 2: "CD Curitiba"}, "Facility {}")),
+    varchar("facility_type", 10, choice("DC", "STORE")),
+    varchar("city", 40, choice(*_CITIES)),
+    varchar("state", 3, choice(*_STATES)),
+    varchar("time_zone", 40, choice("America/Sao_Paulo")),
+    *_audit(),
+]
+
+COMPANY = [
+    _f("id", "pk", source=ID, required="Y"),
+    varchar("code", 20, named({1: "GRUPONOS", 2: "OTHERCO"}, "CO{}"), required="Y"),
+    varchar("name", 100, named({1: "Grupo Nos", 2: "Other Company"}, "Company {}")),
+    varchar("tax_id", 20, code("", 14)),
+    *_audit(),
+]
+
+ORDER_TYPE = [
+    _f("id", "pk", source=ID, required="Y"),
+    varchar("code", 20, named({1: "STANDARD", 2: "ECOMMERCE", 3: "TRANSFER"}, "TYPE{}")),
+    varchar("description", 100, named({1: "Standard", 2: "E-commerce", 3: "Transfer"}, "Type {}")),
+    _f("is_default_flg", "boolean", lambda h, row: row.id == 1),
+    *_audit(),
+]
+
+# A code table without audit fields: no mod_ts to read it by, so it is read in full.
+ORDER_STATUS = [
+    _f("id", "pk", source=ID, required="Y"),
+    varchar("code", 20, named(_ORDER_STATUS_NAMES, "STATUS{}"), required="Y"),
+    varchar("description", 100, lambda h, row: _ORDER_STATUS_NAMES.get(row.id, "?").title()),
+]
+
+ITEM = [
+    _f("id", "pk", source=ID, required="Y"),
+    _f("company_id", "relation", lambda h, row: company_of(row.id), target="company"),
+    varchar("code", 50, from_id("ITEM-{:05d}"), required="Y"),
+    varchar("description", 200, choice("Caixa 12un", "Fardo 6un", "Pallet misto", "Unidade")),
+    varchar("barcode", 50, code("789", 10)),
+    _f("unit_cost", "decimal", decimal(0.5, 900, 4)),
+    _f("unit_weight", "decimal", decimal(0.01, 50, 3)),
+    _f("std_case_qty", "integer", integer(1, 48)),
+    _f("is_serial_tracked_flg", "boolean", lambda h, row: h % 9 == 0),
+    *_custom_fields(dates=1, decimals=1, numbers=1),
+    *_audit(),
+]
+
+LOCATION = [
+    _f("id", "pk", source=ID, required="Y"),
+    _f("facility_id", "relation", lambda h, row: facility_of(row.id), target="facility"),
+    varchar("locn_str", 50, lambda h, row: f"A{row.id % 40:02d}-{row.id // 40 % 97:02d}-{row.id}"),
+    varchar("area", 10, choice("PICK", "RESERVE", "DOCK", "STAGE")),
+    varchar("aisle", 5, code("", 2, 40)),
+    varchar("bay", 5, code("", 2, 97)),
+    varchar("lvl", 5, code("", 1, 6)),
+    _f("max_units", "integer", nullable(0.3, integer(10, 5000))),
+    _f("is_locked_flg", "boolean", lambda h, row: h % 25 == 0),
+    *_custom_fields(dates=0, decimals=1, numbers=0),
+    *_audit(),
+]
+
+CONTAINER = [
+    _f("id", "pk", source=ID, required="Y"),
+    varchar("container_nbr", 50, from_id("LPN{:010d}"), required="Y"),
+    ref("curr_location_id", "location", required="Y"),
+    _derived("facility_id", "facility", "curr_location_id", facility_of, required="Y"),
+    relation("company_id", "company", lambda h, row: company_of(h), required="Y"),
+    varchar("type", 5, choice("I", "O")),  # iLPN / oLPN
+    status((0, 10, 30, 90)),
+    _f("weight", "decimal", nullable(0.4, decimal(0.1, 900, 3))),
+    *_custom_fields(dates=0, decimals=0, numbers=1),
+    *_audit(),
+]
+
+INVENTORY = [
+    _f("id", "pk", source=ID, required="Y"),
+    ref("item_id", "item", required="Y"),
+    ref("location_id", "location", required="Y"),
+    ref("container_id", "container", null_share=0.5),
+    # The facility of its location and the company of its item.
+    _derived("facility_id", "facility", "location_id", facility_of, required="Y"),
+    _derived("company_id", "company", "item_id", company_of, required="Y"),
+    _f("curr_qty", "decimal", decimal(0, 1000, 4), required="Y"),
+    _f("orig_qty", "decimal", decimal(0, 1000, 4)),
+    relation("batch_number_id", "batch_number", nullable(0.7, integer(1, 99999))),
+    _f("expiry_date", "date", nullable(0.6, date_after_create(365))),
+    status((0, 10, 20)),
+    *_custom_fields(dates=1, decimals=1, numbers=1),
+    *_audit(),
+]
+
+IB_SHIPMENT = [
+    _f("id", "pk", source=ID, required="Y"),
+    varchar("shipment_nbr", 50, from_id("ASN{:08d}"), required="Y"),
+    relation("facility_id", "facility", lambda h, row: facility_of(h), required="Y"),
+    relation("company_id", "company", lambda h, row: company_of(h), required="Y"),
+    relation("vendor_id", "vendor", nullable(0.2, integer(1, 500))),
+    status((0, 10, 20, 30, 90)),
+    varchar("trailer_nbr", 20, nullable(0.4, code("TRL", 6))),
+    _f("shipped_date", "date", date_after_create(5)),
+    _f("verified_ts", "datetime", nullable(0.5, ts_after_create(48))),
+    *_custom_fields(dates=1, decimals=0, numbers=0),
+    _f("ib_shipment_dtl_set", "relation", source=CHILDREN, target="ib_shipment_dtl"),
+    *_audit(),
+]
+
+IB_SHIPMENT_DTL = [
+    _f("id", "pk", source=ID, required="Y"),
+    _f("ib_shipment_id", "relation", source=PARENT, target="ib_shipment", required="Y"),
+    _f("seq_nbr", "integer", source=SEQ, required="Y"),
+    ref("item_id", "item", required="Y"),
+    _f("shipped_qty", "decimal", decimal(1, 500, 4), required="Y"),
+    _f("received_qty", "decimal", decimal(0, 500, 4)),
+    varchar("po_nbr", 50, nullable(0.3, code("PO", 9))),
+    *_custom_fields(dates=0, decimals=0, numbers=0),
+    *_audit(),
+]
+
+PURCHASE_ORDER_HDR = [
+    _f("id", "pk", source=ID, required="Y"),
+    varchar("po_nbr", 50, from_id("PO{:09d}"), required="Y"),
+    relation("facility_id", "facility", lambda h, row: facility_of(h), required="Y"),
+    relation("company_id", "company", lambda h, row: company_of(h), required="Y"),
+    relation("vendor_id", "vendor", integer(1, 500)),
+    status((0, 10, 20, 90, 99)),
+    _f("ord_date", "date", date_after_create(3)),
+    _f("exp_delivery_date", "date", nullable(0.3, date_after_create(30))),
+    *_custom_fields(dates=1, decimals=1, numbers=0),
+    _f("purchase_order_dtl_set", "relation", source=CHILDREN, target="purchase_order_dtl"),
+    *_audit(),
+]
+
+# The parent field does not follow `X_id` -> entity `X` (like order_dtl's `order_id`): only
+# the relation's `url` says it points at purchase_order_hdr.
+PURCHASE_ORDER_DTL = [
+    _f("id", "pk", source=ID, required="Y"),
+    _f("purchase_order_id", "relation", source=PARENT, target="purchase_order_hdr", required="Y"),
+    _f("seq_nbr", "integer", source=SEQ, required="Y"),
+    ref("item_id", "item", required="Y"),
+    _f("ord_qty", "decimal", decimal(1, 500, 4), required="Y"),
+    _f("received_qty", "decimal", decimal(0, 500, 4)),
+    _f("unit_cost", "decimal", nullable(0.1, decimal(0.5, 900, 4))),
+    status((0, 10, 20, 90)),
+    *_custom_fields(dates=0, decimals=0, numbers=0),
     *_audit(),
 ]
 
@@ -334,10 +521,47 @@ ENTITIES: dict[str, list[Field]] = {
     "allocation": ALLOCATION,
     "order_hdr": ORDER_HDR,
     "order_dtl": ORDER_DTL,
+    "facility": FACILITY,
+    "company": COMPANY,
+    "item": ITEM,
+    "location": LOCATION,
+    "inventory": INVENTORY,
+    "container": CONTAINER,
+    "order_type": ORDER_TYPE,
+    "order_status": ORDER_STATUS,
+    "ib_shipment": IB_SHIPMENT,
+    "ib_shipment_dtl": IB_SHIPMENT_DTL,
+    "purchase_order_hdr": PURCHASE_ORDER_HDR,
+    "purchase_order_dtl": PURCHASE_ORDER_DTL,
 }
 # Child entity -> parent entity, and the PARENT field that links them.
-PARENT_OF = {"order_dtl": "order_hdr", "allocation": "order_dtl"}
-PARENT_FIELD = {"order_dtl": "order_id", "allocation": "order_dtl_id"}
+PARENT_OF = {
+    "order_dtl": "order_hdr",
+    "allocation": "order_dtl",
+    "ib_shipment_dtl": "ib_shipment",
+    "purchase_order_dtl": "purchase_order_hdr",
+}
+PARENT_FIELD = {
+    "order_dtl": "order_id",
+    "allocation": "order_dtl_id",
+    "ib_shipment_dtl": "ib_shipment_id",
+    "purchase_order_dtl": "purchase_order_id",
+}
+# The field a relation object's `key` comes from (order_dtl's key is built, see the store).
+KEY_FIELD = {
+    "order_hdr": "order_nbr",
+    "facility": "code",
+    "company": "code",
+    "order_type": "code",
+    "order_status": "code",
+    "item": "code",
+    "location": "locn_str",
+    "container": "container_nbr",
+    "ib_shipment": "shipment_nbr",
+    "purchase_order_hdr": "po_nbr",
+}
+# Code tables whose ids are fixed values other records use (status_id is a bare integer).
+FIXED_IDS = {"order_status": tuple(_ORDER_STATUS_NAMES)}
 CHILD_OF = {parent: child for child, parent in PARENT_OF.items()}
 FIELDS: dict[str, dict[str, Field]] = {
     name: {f.name: f for f in fields} for name, fields in ENTITIES.items()

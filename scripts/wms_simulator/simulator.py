@@ -17,7 +17,9 @@ from .store import DataStore, to_ts
 
 
 class WmsSimulator:
-    """A local lgfapi server with seeded orders, order details and allocations.
+    """A local lgfapi server with seeded orders, order details, allocations and the entities
+    around them (facility, company, item, location, inventory, ...; `store.default_counts`).
+    `counts` resizes the entities that are not details or fixed code tables.
 
     Usable as a context manager (`with WmsSimulator(...) as sim:`), which starts and stops it.
     """
@@ -40,6 +42,7 @@ class WmsSimulator:
         forbidden_users: dict[str, str] | None = None,
         history_end: datetime | None = None,
         history_days: float = 7.0,
+        counts: dict[str, int] | None = None,
     ) -> None:
         self.env_name = env_name
         self.host = host
@@ -65,6 +68,7 @@ class WmsSimulator:
             seed,
             history_end_us=None if history_end is None else to_ts(history_end),
             history_days=history_days,
+            counts=counts,
         )
         self.engine = QueryEngine(self.store)
         self.admin = Admin(self)

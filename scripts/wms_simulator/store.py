@@ -30,15 +30,44 @@ from .schema import (
     PARENT_OF,
     SEQ,
     Field,
+    Generator,
     Row,
     field_hash,
     mix64,
+    nullable,
 )
 
 SIM_USER = "SIMULATOR"
 _PLAIN, _DATETIME, _DATE, _RELATION = range(4)
 _SERVE = {"datetime": _DATETIME, "date": _DATE, "relation": _RELATION}
 _US_PER_DAY = 86_400 * US_PER_SECOND
+# Details per inbound shipment / purchase order (orders have `details_per_order`).
+_LINES_PER_HEADER = 3
+
+
+def default_counts(
+    orders: int, details_per_order: int, allocations_per_detail: int
+) -> dict[str, int]:
+    """Records per entity: the order tables as asked, the rest scaled from `orders` so the
+    small defaults stay fast and every relation has records to point at."""
+    receipts = max(4, orders // 10)
+    return {
+        "order_hdr": orders,
+        "order_dtl": orders * details_per_order,
+        "allocation": orders * details_per_order * allocations_per_detail,
+        "facility": 2,
+        "company": 2,
+        "item": max(20, orders // 2),
+        "location": max(20, orders // 2),
+        "inventory": max(20, orders),
+        "container": max(10, orders // 4),
+        "order_type": 3,
+        "order_status": len(schema.FIXED_IDS["order_status"]),
+        "ib_shipment": receipts,
+        "ib_shipment_dtl": receipts * _LINES_PER_HEADER,
+        "purchase_order_hdr": receipts,
+        "purchase_order_dtl": receipts * _LINES_PER_HEADER,
+    }
 
 
 @dataclass
@@ -67,6 +96,7 @@ class DataStore:
         seed: int,
         history_end_us: int | None = None,
         history_days: float = 7.0,
+        counts: dict[str, int] | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.version = 0  # bumped by every mutation; keys the query cache
@@ -76,24 +106,43 @@ class DataStore:
             name: Table(name, FIELDS[name], mix64(seed * 1_000_003 + schema.name_salt(name)))
             for name in schema.ENTITIES
         }
+        sizes = _sizes(orders, details_per_order, allocations_per_detail, counts or {})
+        self._seed_ids = {
+            name: schema.FIXED_IDS.get(name) or range(1, sizes[name] + 1) for name in sizes
+        }
+        self._gens: dict[tuple[str, str], Generator] = {}
+        for name, table in self.tables.items():
+            for f in table.fields.values():
+                if f.source == GEN:
+                    self._gens[name, f.name] = self._resolve_gen(name, f)
         self._plans = {name: self._render_plan(table) for name, table in self.tables.items()}
         if history_end_us is None:  # whole minutes: every record is older than "now"
             history_end_us = now_us() // 60_000_000 * 60_000_000
-        self._generate(
-            orders,
-            details_per_order,
-            allocations_per_detail,
-            history_end_us,
-            int(history_days * _US_PER_DAY),
-        )
+        per_parent = {
+            child: sizes[child] // sizes[parent] if sizes[parent] else 0
+            for child, parent in PARENT_OF.items()
+        }
+        self._generate(per_parent, history_end_us, int(history_days * _US_PER_DAY))
 
     # --- generation ------------------------------------------------------------------------
 
-    def _generate(self, orders: int, dpo: int, apd: int, end: int, span: int) -> None:
-        counts = {"order_hdr": orders, "order_dtl": orders * dpo, "allocation": orders * dpo * apd}
-        per_parent = {"order_dtl": dpo, "allocation": apd}
-        for name, count in counts.items():
+    def _resolve_gen(self, entity: str, f: Field) -> Generator:
+        """A field's generator; relations to served entities pick among the target's seeded
+        ids, derived fields follow the field they come from."""
+        if f.derive is not None:
+            source, fn = f.derive
+            other = self.getter(entity, source)
+            return lambda h, row: None if (v := other(row.id)) is None else fn(v)
+        if f.gen is not None:
+            return f.gen
+        ids = self._seed_ids[f.target]
+        gen: Generator = lambda h, row: ids[h % len(ids)]  # noqa: E731
+        return nullable(f.null_share, gen) if f.null_share else gen
+
+    def _generate(self, per_parent: dict[str, int], end: int, span: int) -> None:
+        for name, seeded in self._seed_ids.items():
             table = self.tables[name]
+            count = len(seeded)
             rng = random.Random(f"{self.seed}:{name}")
             stamps = _seed_timestamps(rng, count, end, span)
             # 30% never modified since creation; the rest created up to two days earlier.
@@ -101,7 +150,7 @@ class DataStore:
                 ts - (0 if u < 0.3 else int(((u - 0.3) / 0.7) ** 3 * 2 * _US_PER_DAY))
                 for ts, u in zip(stamps, [rng.random() for _ in range(count)], strict=True)
             ]
-            ids = range(1, count + 1)
+            ids = seeded
             k = per_parent.get(name, 0)
             parents = [i // k + 1 for i in range(count)] if k else repeat(None)
             seqs = [i % k + 1 for i in range(count)] if k else repeat(0)
@@ -109,7 +158,7 @@ class DataStore:
             table.rows.update(zip(ids, map(Row, ids, parents, seqs, creates, stamps), strict=True))
             table.ids = list(ids)
             table.index = sorted(zip(stamps, ids, strict=True))
-            table.next_id = count + 1
+            table.next_id = max(ids, default=0) + 1
             if k:  # ranges until a child is added or removed (see _children_list)
                 self.tables[PARENT_OF[name]].children = {
                     p: range((p - 1) * k + 1, p * k + 1) for p in range(1, count // k + 1)
@@ -133,7 +182,7 @@ class DataStore:
             attr = f.source
             return lambda rid: getattr(rows[rid], attr)
         if f.source == GEN:
-            tsalt, fsalt, gen, fname = table.salt, f.salt, f.gen, f.name
+            tsalt, fsalt, gen, fname = table.salt, f.salt, self._gens[entity, name], f.name
 
             def value(rid: int) -> Any:
                 row = rows[rid]
@@ -150,8 +199,8 @@ class DataStore:
             return schema.LOOKUP_TABLES[entity].get
         if schema.is_lookup(entity):
             return lambda rid: schema.lookup_key(entity, rid)
-        if entity == "order_hdr":
-            return self.getter("order_hdr", "order_nbr")
+        if entity in schema.KEY_FIELD:
+            return self.getter(entity, schema.KEY_FIELD[entity])
         if entity == "order_dtl":
             rows, order_key = self.tables["order_dtl"].rows, self._key_function("order_hdr")
             return lambda rid: f"{order_key(rows[rid].parent)}-{rows[rid].seq}"
@@ -169,7 +218,8 @@ class DataStore:
             path = f"/entity/{f.target}/" if f.target in self.tables else None
             if f.source == CHILDREN:
                 path = f"{path}?{schema.PARENT_FIELD[f.target]}="
-            plan.append((f.name, f.source, f.gen, f.salt, serve, path, key_fn))
+            gen = self._gens.get((table.entity, f.name))
+            plan.append((f.name, f.source, gen, f.salt, serve, path, key_fn))
         return plan
 
     def render(
@@ -362,6 +412,24 @@ class DataStore:
         if int(parent) not in parents.rows:
             raise KeyError(f"{entity}: {parents.entity} {parent} does not exist")
         return int(parent)
+
+
+def _sizes(
+    orders: int, details_per_order: int, allocations_per_detail: int, counts: dict[str, int]
+) -> dict[str, int]:
+    sizes = default_counts(orders, details_per_order, allocations_per_detail)
+    for name, count in counts.items():
+        if name not in sizes:
+            raise KeyError(f"unknown entity {name!r} in counts")
+        if name in PARENT_OF or name in schema.FIXED_IDS:
+            raise ValueError(f"counts: {name} follows its header or is a fixed code table")
+        if count < 1:
+            raise ValueError(f"counts: {name} needs at least one record")
+        sizes[name] = count
+    for child, parent in PARENT_OF.items():
+        if child not in ("order_dtl", "allocation"):  # lines follow a resized header
+            sizes[child] = sizes[parent] * _LINES_PER_HEADER
+    return sizes
 
 
 def _seed_timestamps(rng: random.Random, n: int, end: int, span: int) -> list[int]:

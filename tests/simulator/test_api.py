@@ -14,9 +14,10 @@ from .conftest import Client
 ISO_MICRO_M03 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}-03:00$")
 
 
-def test_entity_root_lists_the_three_entities_with_urls(client: Client) -> None:
+def test_entity_root_lists_every_served_entity_with_urls(client: Client) -> None:
     body = client.get("").json()
-    assert set(body) == {"order_hdr", "order_dtl", "allocation"}
+    assert {"order_hdr", "order_dtl", "allocation", "facility", "item"} <= set(body)
+    assert len(body) == 15
     assert body["order_dtl"] == f"{client.api}/order_dtl/"
 
 
@@ -105,7 +106,8 @@ def test_related_fields_are_objects_status_is_a_bare_int_and_sets_are_links(
         "url": f"{client.api}/order_hdr/{order_id}",
     }
     assert isinstance(dtl["status_id"], int)
-    assert dtl["item_id"]["url"] == ""  # not an exposed entity
+    assert dtl["item_id"]["url"] == f"{client.api}/item/{dtl['item_id']['id']}"
+    assert dtl["uom_id"]["url"] == ""  # uom is not an exposed entity
     hdr = client.get(f"order_hdr/{order_id}").json()
     assert hdr["facility_id"]["key"] in ("FAC1", "FAC2")
     assert hdr["order_dtl_set"] == {

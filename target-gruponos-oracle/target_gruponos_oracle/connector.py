@@ -30,8 +30,12 @@ RESERVED = frozenset(RESERVED_WORDS) | {
 _NOT_IDENTIFIER_CHAR = re.compile(r"[^A-Z0-9_]")
 
 
-class IdentifierCollisionError(ValueError):
-    """Two source names conform to the same database identifier."""
+class SchemaError(ValueError):
+    """A SCHEMA message the target cannot turn into a table."""
+
+
+class IdentifierCollisionError(SchemaError):
+    """Two source names (fields, or streams) conform to the same database identifier."""
 
 
 def conform_identifier(name: str, max_bytes: int = MAX_IDENTIFIER_BYTES) -> str:
@@ -83,8 +87,36 @@ class Kind:
     length: int | None = None
 
 
+def plain_property(prop: dict) -> dict:
+    """The plain form of a property written with ``anyOf``/``oneOf``: one non-null branch
+    (plus ``{"type": "null"}`` branches) becomes that branch with ``"null"`` in its type.
+
+    ``{"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}`` is then
+    ``{"type": ["string", "null"], "format": "date-time"}``, so both get the same column.
+    Anything else (several non-null branches, a branch without a type) is returned as it is.
+    """
+    for keyword in ("anyOf", "oneOf"):
+        options = prop.get(keyword)
+        if not isinstance(options, list):
+            continue
+        others = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
+        if len(others) != 1 or not isinstance(others[0], dict):
+            return prop
+        branch = plain_property(others[0])
+        types = branch.get("type")
+        if types is None:
+            return prop
+        types = [types] if isinstance(types, str) else list(types)
+        if len(others) < len(options) and "null" not in types:
+            types.append("null")
+        rest = {k: v for k, v in prop.items() if k != keyword}
+        return {**rest, **branch, "type": types}
+    return prop
+
+
 def kind_for_property(prop: dict, max_varchar_length: int) -> Kind:
-    """Choose the column kind for one JSON Schema property."""
+    """Choose the column kind for one JSON Schema property (nullable forms alike)."""
+    prop = plain_property(prop)
     types = _json_types(prop)
     if "string" in types:
         fmt = prop.get("format")
@@ -101,8 +133,9 @@ def kind_for_property(prop: dict, max_varchar_length: int) -> Kind:
 
 
 def _json_types(prop: dict) -> set[str]:
-    if "anyOf" in prop:
-        return set().union(*(_json_types(option) for option in prop["anyOf"]))
+    for keyword in ("anyOf", "oneOf"):
+        if isinstance(prop.get(keyword), list):
+            return set().union(*(_json_types(option) for option in prop[keyword]))
     types = prop.get("type", [])
     return {types} if isinstance(types, str) else set(types)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import typing as t
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from target_gruponos_oracle.connector import (
     IdentifierCollisionError,
     Kind,
     OracleConnector,
+    SchemaError,
     build_table,
     conform_identifier,
     conform_names,
@@ -29,6 +31,7 @@ from target_gruponos_oracle.values import (
     FieldError,
     builder_validates,
     canonical_timestamp,
+    checkable_schema,
     compile_row_builder,
 )
 
@@ -108,6 +111,10 @@ def plan_table(
     record_fields = [p for p in schema["properties"] if p not in METADATA]
     metadata = [m for m in METADATA if all_metadata or m in VERSION_METADATA]
     names = conform_names([*record_fields, *metadata], f"table {name}")
+    for key in key_properties:
+        if key not in names:
+            msg = f"key property '{key}' is not among the schema's properties"
+            raise SchemaError(msg)
     max_varchar = int(config.get("max_varchar_length", 4000))
     kinds = {
         names[p]: kind_for_property(schema["properties"][p], max_varchar) for p in record_fields
@@ -199,7 +206,7 @@ class OracleSink(SQLSink[OracleConnector]):
         self._build = compile_row_builder(
             row_columns(
                 plan,
-                self.original_schema,
+                self.checkable_schema,
                 actual,
                 checked=self._builder_checks,
                 byte_limit=self._varchar_byte_limit(dialect.name),
@@ -261,9 +268,14 @@ class OracleSink(SQLSink[OracleConnector]):
         """Whether the row builder validates (validation on, no fastjsonschema needed)."""
         return self.validate_schema and self._validator is None
 
+    @functools.cached_property
+    def checkable_schema(self) -> dict:
+        """The stream's schema with nullable ``anyOf`` properties in their plain form."""
+        return checkable_schema(self.original_schema)
+
     def get_validator(self) -> CompiledValidator | None:
         """fastjsonschema, only when validating a schema the row builder cannot check alone."""
-        if not self.validate_schema or builder_validates(self.original_schema):
+        if not self.validate_schema or builder_validates(self.checkable_schema):
             return None
         return CompiledValidator(self.original_schema)
 

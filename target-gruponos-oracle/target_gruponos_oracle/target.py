@@ -8,6 +8,7 @@ import gc
 import sys
 import typing as t
 from collections import Counter
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from singer_sdk import typing as th
@@ -22,8 +23,8 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.sql import SQLTarget
 
 from target_gruponos_oracle.audit import DEFAULT_TABLE, LoadAudit
-from target_gruponos_oracle.connector import IdentifierCollisionError
-from target_gruponos_oracle.sinks import DatabaseError, InputError, OracleSink
+from target_gruponos_oracle.connector import IdentifierCollisionError, SchemaError
+from target_gruponos_oracle.sinks import DatabaseError, InputError, OracleSink, table_name
 from target_gruponos_oracle.values import parse_line
 
 # Failures the target reports as one line (exit code 1, no traceback).
@@ -32,6 +33,36 @@ EXPECTED_FAILURES = (InputError, InvalidInputLine, DatabaseError, ConfigurationE
 
 class RecordBeforeSchemaError(InputError, RecordsWithoutSchemaException):
     """A RECORD (or ACTIVATE_VERSION) for a stream whose SCHEMA has not arrived."""
+
+
+@dataclass
+class FullSyncs:
+    """The full-table versions of each stream this run saw records or ACTIVATE_VERSION of.
+
+    A version is complete at an ACTIVATE_VERSION that follows records of it (our tap, and
+    the closing message of older Singer taps) or at a second ACTIVATE_VERSION of it.
+    singer-sdk taps send one only before the records: retiring older rows there would leave
+    live rows retired if the sync then died, so an opening ACTIVATE_VERSION retires nothing.
+    """
+
+    loaded: dict[str, set[int]] = field(default_factory=dict)  # versions records carried
+    announced: dict[str, set[int]] = field(default_factory=dict)
+    open: dict[str, int] = field(default_factory=dict)  # announced, not (yet) complete
+
+    def record(self, stream: str, version: int) -> None:
+        """A record of ``stream`` carried ``version``."""
+        self.loaded.setdefault(stream, set()).add(version)
+
+    def activate(self, stream: str, version: int) -> bool:
+        """An ACTIVATE_VERSION arrived; True when it completes ``version``."""
+        announced = self.announced.setdefault(stream, set())
+        complete = version in announced or version in self.loaded.get(stream, ())
+        announced.add(version)
+        if not complete:
+            self.open[stream] = version
+        elif self.open.get(stream) == version:
+            del self.open[stream]
+        return complete
 
 
 class NumberedReader(SingerReader):
@@ -206,6 +237,9 @@ class TargetGruponosOracle(SQLTarget):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self.bookmarks: dict[str, list[str]] = {}
+        self.full_syncs = FullSyncs()
+        self.table_streams: dict[str, str] = {}  # table -> the stream (alias) loading it
+        self.unkeyed_streams: set[str] = set()  # upsert streams already logged as appended
         super().__init__(*args, **kwargs)
         connector = self.target_connector
         self.logger.info("Loading into %s", connector.masked_url)
@@ -236,8 +270,32 @@ class TargetGruponosOracle(SQLTarget):
         try:
             with self._database_errors(stream):
                 super()._process_schema_message(message_dict)
-        except (InvalidJSONSchema, IdentifierCollisionError, InvalidInputLine) as exc:
+        except (InvalidJSONSchema, SchemaError, InvalidInputLine) as exc:
             raise InputError(stream, self._line, None, f"bad SCHEMA: {exc}") from exc
+
+    def add_sqlsink(
+        self, stream_name: str, schema: dict, key_properties: t.Sequence[str] | None = None
+    ) -> OracleSink:
+        """A new sink; two streams never share a table, unkeyed upsert streams are logged."""
+        table = table_name(self.config, stream_name)
+        owner = self.table_streams.setdefault(table, stream_name)
+        if owner != stream_name:
+            msg = (
+                f"streams '{owner}' and '{stream_name}' both become table '{table}'; "
+                "rename one of them (e.g. with a stream map)"
+            )
+            raise IdentifierCollisionError(msg)
+        sink = t.cast("OracleSink", super().add_sqlsink(stream_name, schema, key_properties))
+        upsert = self.config.get("load_method", "upsert") == "upsert"
+        if upsert and not sink.key_properties and stream_name not in self.unkeyed_streams:
+            self.unkeyed_streams.add(stream_name)
+            self.logger.warning(
+                "stream '%s' has no key properties: its records are appended to %s, not "
+                "upserted (a re-run from an older state loads them again)",
+                stream_name,
+                table,
+            )
+        return sink
 
     @contextlib.contextmanager
     def _database_errors(self, stream: str) -> t.Iterator[None]:
@@ -259,6 +317,8 @@ class TargetGruponosOracle(SQLTarget):
         stream_maps = self.mapper.stream_maps.get(stream)
         if not stream_maps:
             raise RecordBeforeSchemaError(stream, line, None, "RECORD before its SCHEMA")
+        if (version := message_dict.get("version")) is not None:
+            self.full_syncs.record(stream, version)
         for stream_map in stream_maps:
             mapped = stream_map.transform(record if len(stream_maps) == 1 else copy.copy(record))
             if mapped is None:  # filtered out by a stream map
@@ -271,16 +331,48 @@ class TargetGruponosOracle(SQLTarget):
         self._handle_max_record_age()
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
-        """Commit every pending record first: old versions retire only after the new one landed."""
+        """Retire older versions once the new one is complete (see :class:`FullSyncs`),
+        after committing every pending record: old versions retire only after the new one
+        landed."""
         self._assert_line_requires(message_dict, requires={"stream", "version"})
-        stream = message_dict["stream"]
+        stream, version = message_dict["stream"], message_dict["version"]
         if stream not in self.mapper.stream_maps:
             raise RecordBeforeSchemaError(
                 stream, self._line, None, "ACTIVATE_VERSION before its SCHEMA"
             )
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise InputError(stream, self._line, None, "ACTIVATE_VERSION needs an integer version")
+        if not self.full_syncs.activate(stream, version):
+            self.logger.info(
+                "stream '%s': version %s announced; older rows are retired once it is complete",
+                stream,
+                version,
+            )
+            return
         self.drain_all()
-        with self._database_errors(stream):
-            super()._process_activate_version_message(message_dict)
+        for stream_map in self.mapper.stream_maps[stream]:
+            sink = t.cast("OracleSink", self.get_sink(stream_map.stream_alias))
+            if not sink.process_activate_version_messages:
+                self.logger.warning(
+                    "stream '%s': process_activate_version_messages is off, older versions "
+                    "are kept",
+                    stream_map.stream_alias,
+                )
+                continue
+            with self._database_errors(stream):
+                sink.activate_version(version)
+
+    def process_endofpipe(self) -> None:
+        """Commit everything, then name the streams whose deletions were not reconciled."""
+        super().process_endofpipe()
+        for stream, version in self.full_syncs.open.items():
+            self.logger.warning(
+                "stream '%s': deletions not reconciled: ACTIVATE_VERSION %s came before the "
+                "records and none followed them (singer-sdk taps send only that one), so rows "
+                "missing from this full sync were not retired",
+                stream,
+                version,
+            )
 
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:

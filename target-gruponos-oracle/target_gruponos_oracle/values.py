@@ -20,6 +20,8 @@ import simplejson
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
+from target_gruponos_oracle.connector import plain_property
+
 if t.TYPE_CHECKING:
     from target_gruponos_oracle.connector import Kind
 
@@ -96,6 +98,17 @@ def builder_validates(schema: dict) -> bool:
         isinstance(prop, dict) and set(prop) <= _OWN_PROPERTY_KEYWORDS and "type" in prop
         for prop in schema.get("properties", {}).values()
     )
+
+
+def checkable_schema(schema: dict) -> dict:
+    """``schema`` with nullable ``anyOf``/``oneOf`` properties in their plain form where that
+    is the same constraint (the branch uses only keywords the row builder checks), so such
+    schemas are checked by the row builder like ``"type": [..., "null"]`` ones."""
+    properties = {}
+    for name, prop in schema.get("properties", {}).items():
+        plain = plain_property(prop) if isinstance(prop, dict) else prop
+        properties[name] = plain if set(plain) <= _OWN_PROPERTY_KEYWORDS else prop
+    return {**schema, "properties": properties}
 
 
 @dataclass(frozen=True)

@@ -136,3 +136,31 @@ class Loader:
 
 def states_of(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+SDK_TAP = Path(__file__).with_name("sdk_tap.py")
+
+
+def sdk_tap_into_target(
+    loader: Loader, tap_config: dict, **target_config: t.Any
+) -> tuple[subprocess.CompletedProcess, int]:
+    """``sdk_tap.py | target-gruponos-oracle``, two real processes joined by a pipe.
+
+    Returns the target's result and the tap's exit code.
+    """
+    tap_config_file = loader.tmp_path / "tap_config.json"
+    tap_config_file.write_text(json.dumps(tap_config))
+    with subprocess.Popen(
+        [sys.executable, str(SDK_TAP), "--config", str(tap_config_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as tap:
+        result = subprocess.run(
+            [*TARGET_CMD, "--config", str(loader.config_file(**target_config))],
+            stdin=tap.stdout,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    return result, tap.returncode

@@ -117,3 +117,41 @@ def test_activate_version_soft_delete(oracle):
 
     rows = oracle.rows()
     assert [(r["ID"], r["SDC_DELETED_AT"] is None) for r in rows] == [(1, True), (2, False)]
+
+
+ANY_OF_DETAIL = {
+    **DETAIL_PROPERTIES,
+    "mod_ts": {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+}
+
+
+def test_anyof_date_time_is_a_timestamp_and_guards_by_instant(oracle):
+    stored = "2026-01-02T10:00:00Z"
+    newer = "2026-01-02T08:00:00-03:00"  # 11:00Z, lower as text
+    oracle.run_process([schema(properties=ANY_OF_DETAIL), record(id=1, status_id=1, mod_ts=stored)])
+    result = oracle.run_process(
+        [schema(properties=ANY_OF_DETAIL), record(id=1, status_id=2, mod_ts=newer)]
+    )
+    assert result.returncode == 0, result.stderr
+    bad = oracle.run_process([schema(properties=ANY_OF_DETAIL), record(id=2, mod_ts="soon")])
+
+    assert bad.returncode == 1
+    assert "field 'mod_ts'" in bad.stderr
+    assert [(r["ID"], r["STATUS_ID"]) for r in oracle.rows()] == [(1, 2)]
+
+
+def test_opening_activate_version_retires_only_once_complete(oracle):
+    old = [record(version=1, id=i, mod_ts=T0) for i in (1, 2)]
+    oracle.run_process([schema(), *old, activate(1)])
+
+    # singer-sdk order, sync died after the first record: nothing retired
+    oracle.run_process([schema(), activate(2), record(version=2, id=1, mod_ts=T0)])
+    assert [r["SDC_DELETED_AT"] is None for r in oracle.rows()] == [True, True]
+
+    # a complete one: older rows retired at the closing ACTIVATE_VERSION
+    result = oracle.run_process(
+        [schema(), activate(3), record(version=3, id=1, mod_ts=T0), activate(3)],
+        hard_delete=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [r["ID"] for r in oracle.rows()] == [1]

@@ -123,7 +123,8 @@ def test_incremental_update_after_a_full_sync_copy_keeps_its_version(loader):
     # the full sync (version 4) stored T1; an incremental run then brings T2, before ACTIVATE
     loader.run([schema(), record(version=4, id=1, mod_ts=T1, status_id=1)])
     loader.run([schema(), detail(1, T2, status_id=2)])
-    loader.run([schema(), activate(4)])
+    # the full sync's last record, then its ACTIVATE_VERSION
+    loader.run([schema(), record(version=4, id=2, mod_ts=T1), activate(4)])
 
     row = loader.rows()[0]
     assert (row["STATUS_ID"], row["SDC_TABLE_VERSION"], row["SDC_DELETED_AT"]) == (2, 4, None)

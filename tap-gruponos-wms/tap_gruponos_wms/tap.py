@@ -28,6 +28,9 @@ class TapGruponosWms(Tap):
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
+        # Meltano parses the log lines (JSON) and keeps their level only when this is
+        # advertised; without it every line, errors included, reaches its log at [info].
+        PluginCapabilities.STRUCTURED_LOGGING,
     )
 
     config_jsonschema = th.PropertiesList(

@@ -24,6 +24,7 @@ from singer_sdk.sql import SQLTarget
 
 from target_gruponos_oracle.audit import DEFAULT_TABLE, LoadAudit
 from target_gruponos_oracle.connector import IdentifierCollisionError, SchemaError
+from target_gruponos_oracle.logs import log_unexpected, remember_secrets
 from target_gruponos_oracle.sinks import DatabaseError, InputError, OracleSink, table_name
 from target_gruponos_oracle.values import parse_line
 
@@ -134,6 +135,8 @@ class TargetGruponosOracle(SQLTarget):
         TargetCapabilities.HARD_DELETE,
         TargetCapabilities.VALIDATE_RECORDS,
         TargetCapabilities.TARGET_SCHEMA,
+        # Without it Meltano logs every line of ours at [info], errors included.
+        PluginCapabilities.STRUCTURED_LOGGING,
     ]
 
     config_jsonschema = th.PropertiesList(
@@ -241,6 +244,7 @@ class TargetGruponosOracle(SQLTarget):
         self.table_streams: dict[str, str] = {}  # table -> the stream (alias) loading it
         self.unkeyed_streams: set[str] = set()  # upsert streams already logged as appended
         super().__init__(*args, **kwargs)
+        remember_secrets(self.config, self.config_jsonschema)
         connector = self.target_connector
         self.logger.info("Loading into %s", connector.masked_url)
         if connector.dialect.name == "sqlite":
@@ -386,6 +390,9 @@ class TargetGruponosOracle(SQLTarget):
             super().invoke(*args, **kwargs)
         except EXPECTED_FAILURES as exc:
             cls.logger.error("%s", exc)
+            sys.exit(1)
+        except Exception as exc:  # anything else: still one line, exit 1
+            log_unexpected(cls.logger, exc)
             sys.exit(1)
 
 

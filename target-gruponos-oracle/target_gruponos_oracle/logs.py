@@ -1,0 +1,46 @@
+"""What the target logs for people: a failure as one line, and its progress while it loads.
+
+Under `meltano run` these lines go through singer-sdk's structured (JSON) logging, which
+Meltano parses keeping each line's level: a failure is an `[error]` line naming the plugin.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+import typing as t
+
+# The password of any URL in a message: scheme://user:PASSWORD@host
+_URL_PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@\s]+@")
+# Shorter values are left alone: masking them would garble every word containing them.
+_MIN_SECRET_LENGTH = 4
+_secrets: set[str] = set()
+
+
+def remember_secrets(config: t.Mapping[str, t.Any], config_schema: dict) -> None:
+    """Note the values of the settings the schema marks secret, to keep them out of logs."""
+    for name, prop in config_schema.get("properties", {}).items():
+        value = config.get(name)
+        if prop.get("secret") and isinstance(value, str) and len(value) >= _MIN_SECRET_LENGTH:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """The text with URL passwords and remembered secret values replaced by ***."""
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    for secret in sorted(_secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def log_unexpected(logger: logging.Logger, exc: BaseException) -> None:
+    """An exception nobody anticipated: its type and message at ERROR, the traceback at DEBUG.
+
+    The traceback goes into the message text, not `exc_info`: Meltano shows a plugin's
+    `exc_info` as a multi-line panel on error lines and drops it on debug lines.
+    """
+    logger.error("%s", redact(f"{type(exc).__name__}: {exc}"))
+    if logger.isEnabledFor(logging.DEBUG):
+        trace = "".join(traceback.format_exception(exc)).rstrip()
+        logger.debug("Traceback of the failure above:\n%s", redact(trace))

@@ -1,0 +1,83 @@
+"""A failed `meltano run` shows its cause as an error-level line of the plugin that failed.
+
+Meltano's JSON log format gives each line's level and the plugin (`name`) it came from, so
+the assertions read what an alert on error-level lines would see.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import Pipeline
+
+pytestmark = pytest.mark.e2e
+
+TAP = "tap-gruponos-wms"
+TARGET = "target-gruponos-oracle"
+TAP_PASSWORD = "wms_pass"  # the dev environment's, see meltano.yml
+
+
+def logged(proc: Any) -> list[dict[str, Any]]:
+    """Meltano's log lines (stderr, one JSON object each)."""
+    events = []
+    for line in proc.stderr.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+def errors_of(proc: Any, plugin: str) -> list[dict[str, Any]]:
+    return [e for e in logged(proc) if e.get("level") == "error" and e.get("name") == plugin]
+
+
+def run_failing(pipeline: Pipeline, **env: str) -> Any:
+    proc = pipeline.meltano("--log-format=json", "run", "incremental-sync", check=False, **env)
+    assert proc.returncode != 0
+    assert TAP_PASSWORD not in proc.stdout + proc.stderr
+    return proc
+
+
+def assert_cause_logged(proc: Any, plugin: str, *fragments: str) -> None:
+    """One of the plugin's error lines holds every fragment; none carries a traceback."""
+    errors = errors_of(proc, plugin)
+    messages = [e.get("event", "") for e in errors]
+    assert any(all(f in m for f in fragments) for m in messages), messages
+    assert not [e for e in errors if e.get("plugin_exception")], "traceback at error level"
+
+
+def test_target_rejecting_a_record_logs_stream_line_and_field_at_error(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.sim.modify("order_dtl", count=1, changes={"po_nbr": "P" * 80})
+
+    proc = run_failing(pipeline)
+
+    assert_cause_logged(proc, TARGET, "stream 'order_details'", "line", "po_nbr")
+
+
+@pytest.mark.parametrize(
+    ("url", "cause", "secret"),
+    [
+        ("sqlite:////proc/nope/x.db", "No such file or directory: '/proc/nope'", None),
+        (
+            "oracle+oracledb://wms_loader:Db-Secret-9@127.0.0.1:9/?service_name=NOPE",
+            "127.0.0.1",
+            "Db-Secret-9",
+        ),
+    ],
+    ids=["sqlite-folder-not-creatable", "oracle-nothing-listening"],
+)
+def test_target_on_an_unusable_database_logs_the_cause_at_error(
+    pipeline: Pipeline, url: str, cause: str, secret: str | None
+) -> None:
+    proc = run_failing(pipeline, TARGET_GRUPONOS_ORACLE_SQLALCHEMY_URL=url)
+
+    assert_cause_logged(proc, TARGET, cause)
+    if secret:
+        assert secret not in proc.stdout + proc.stderr

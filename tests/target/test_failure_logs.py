@@ -1,0 +1,68 @@
+"""A failure nobody anticipated still ends the target with one line; its traceback is debug."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+
+from target_gruponos_oracle.logs import log_unexpected, redact, remember_secrets
+from target_gruponos_oracle.target import TargetGruponosOracle
+
+from .target_testkit import TARGET_CMD, detail, schema, singer_text
+
+
+def _run_on_unusable_folder(tmp_path, **env: str) -> subprocess.CompletedProcess:
+    config = tmp_path / "config.json"
+    config.write_text('{"sqlalchemy_url": "sqlite:////proc/nope/x.db"}')
+    return subprocess.run(
+        [*TARGET_CMD, "--config", str(config)],
+        input=singer_text([schema(), detail(1)]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **env},
+    )
+
+
+def test_unexpected_exception_is_one_error_line_with_its_type_and_message(tmp_path):
+    result = _run_on_unusable_folder(tmp_path)
+
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].endswith(
+        "FileNotFoundError: [Errno 2] No such file or directory: '/proc/nope'"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_unexpected_exception_traceback_appears_at_debug_level(tmp_path):
+    result = _run_on_unusable_folder(tmp_path, TARGET_GRUPONOS_ORACLE_LOGLEVEL="DEBUG")
+
+    assert result.returncode == 1
+    assert "Traceback of the failure above" in result.stderr
+    assert "in create_engine" in result.stderr
+
+
+def test_unexpected_failure_lines_never_show_a_secret(caplog):
+    remember_secrets(
+        {"password": "Hunter-22", "username": "wms_loader"}, TargetGruponosOracle.config_jsonschema
+    )
+    error = RuntimeError("login wms_loader/Hunter-22 to oracle://wms_loader:pw-in-url@db:1521/X")
+    with caplog.at_level(logging.DEBUG):
+        try:
+            raise error
+        except RuntimeError as exc:
+            log_unexpected(logging.getLogger("target-gruponos-oracle"), exc)
+
+    assert "Hunter-22" not in caplog.text
+    assert "pw-in-url" not in caplog.text
+    assert "RuntimeError: login wms_loader/*** to oracle://wms_loader:***@db:1521/X" in caplog.text
+    assert "Traceback of the failure above" in caplog.text
+
+
+def test_short_secrets_are_not_masked_inside_ordinary_words():
+    remember_secrets({"password": "id"}, TargetGruponosOracle.config_jsonschema)
+    assert redact("stream 'x', field 'id'") == "stream 'x', field 'id'"

@@ -52,11 +52,23 @@ VERSION_COLUMN = conform_identifier("_sdc_table_version")
 DELETED_COLUMN = conform_identifier("_sdc_deleted_at")
 
 
-class InputError(Exception):
-    """Bad input, reported with the stream, the line of input and the field."""
+def place(line: int | str) -> str:
+    """Where a record came from: ``line 12`` of the input, or a BATCH file's line."""
+    return line if isinstance(line, str) else f"line {line}"
 
-    def __init__(self, stream: str, line: int | None, field: str | None, reason: str) -> None:
-        where = f"stream '{stream}'" + (f", line {line}" if line else "")
+
+def span(first: int | str | None, last: int | str | None) -> str:
+    """The input a batch came from: ``lines 4-9``, or the BATCH file lines."""
+    if isinstance(first, int) and isinstance(last, int):
+        return f"lines {first}-{last}"
+    return place(first or "") if first == last else f"{place(first or '')} to {place(last or '')}"
+
+
+class InputError(Exception):
+    """Bad input, reported with the stream, the line of input (or BATCH file line) and field."""
+
+    def __init__(self, stream: str, line: int | str | None, field: str | None, reason: str) -> None:
+        where = f"stream '{stream}'" + (f", {place(line)}" if line else "")
         where += f", field '{field}'" if field else ""
         super().__init__(f"{where}: {reason}")
         self.stream, self.line, self.field, self.reason = stream, line, field, reason
@@ -281,7 +293,7 @@ class OracleSink(SQLSink[OracleConnector]):
 
     # Records ----------------------------------------------------------------------------
 
-    def accept(self, record: dict, message: dict, line: int | None) -> bool:
+    def accept(self, record: dict, message: dict, line: int | str | None) -> bool:
         """Validate and convert one record into the pending batch; errors name line and field.
 
         Returns whether the batch is full.
@@ -361,7 +373,7 @@ class OracleSink(SQLSink[OracleConnector]):
                 )
         except (sa.exc.DBAPIError, OverflowError, self.connector.dialect.loaded_dbapi.Error) as exc:
             msg = (
-                f"stream '{self.stream_name}', lines {first}-{last}: the database refused "
+                f"stream '{self.stream_name}', {span(first, last)}: the database refused "
                 f"the batch (nothing of it was committed): {getattr(exc, 'orig', exc)}"
             )
             raise DatabaseError(msg) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import sqlite3
@@ -164,3 +165,23 @@ def sdk_tap_into_target(
             check=False,
         )
     return result, tap.returncode
+
+
+def batch_file(path: Path, rows: t.Iterable[dict], *, compress: bool = True) -> str:
+    """A BATCH file as singer-sdk's JSON Lines batcher writes it; returns its file:// URL."""
+    from singer_sdk.singerlib.json import serialize_json
+
+    data = "".join(serialize_json(row) + "\n" for row in rows).encode()
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path.as_uri()
+
+
+def batch(
+    *urls: str, stream: str = "order_details", fmt: str = "jsonl", compression: str = "gzip"
+) -> dict:
+    return {
+        "type": "BATCH",
+        "stream": stream,
+        "encoding": {"format": fmt, "compression": compression},
+        "manifest": list(urls),
+    }

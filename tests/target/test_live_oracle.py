@@ -14,7 +14,16 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from .target_testkit import DETAIL_PROPERTIES, Loader, activate, detail, record, schema
+from .target_testkit import (
+    DETAIL_PROPERTIES,
+    Loader,
+    activate,
+    batch,
+    batch_file,
+    detail,
+    record,
+    schema,
+)
 
 URL = os.environ.get("TARGET_GRUPONOS_ORACLE_TEST_URL")
 
@@ -155,3 +164,21 @@ def test_opening_activate_version_retires_only_once_complete(oracle):
     )
     assert result.returncode == 0, result.stderr
     assert [r["ID"] for r in oracle.rows()] == [1]
+
+
+def test_batch_files_load_like_records(oracle, tmp_path):
+    oracle.run_process([schema(), detail(1, T1, status_id=1)])
+    rows = [
+        detail(1, T0, status_id=0)["record"],  # older than the stored row: ignored
+        detail(2, T0, status_id=2, ord_qty=0.125)["record"],
+        detail(2, T1, status_id=3)["record"],  # same key in the batch: the newest wins
+    ]
+    url = batch_file(tmp_path / "b.json.gz", rows)
+
+    result = oracle.run_process([schema(), batch(url)])
+
+    assert result.returncode == 0, result.stderr
+    assert [(r["ID"], r["STATUS_ID"], r["MOD_TS"]) for r in oracle.rows()] == [
+        (1, 1, T1),
+        (2, 3, T1),
+    ]

@@ -31,6 +31,7 @@ from tap_gruponos_wms.pagination import (
     parse_timestamp,
     whole_second,
 )
+from tap_gruponos_wms.progress import ReadProgress
 from tap_gruponos_wms.schema import flatten_record, relation_fields, schema_from_describe
 
 if t.TYPE_CHECKING:
@@ -181,6 +182,7 @@ class WmsStream(RESTStream):
         return value * (1 + random.random() / 4)
 
     def backoff_handler(self, details: t.Any) -> None:
+        self.progress.retried()
         error = details.get("exception")
         response = getattr(error, "response", None)
         reason = response.status_code if response is not None else type(error).__name__
@@ -205,6 +207,7 @@ class WmsStream(RESTStream):
         return response
 
     def _send_once(self, prepared_request: requests.PreparedRequest) -> requests.Response:
+        self.progress.request_sent()
         return self.requests_session.send(
             self.authenticator(prepared_request.copy()),  # each attempt gets its current token
             timeout=self.timeout,
@@ -279,11 +282,13 @@ class WmsStream(RESTStream):
         """One list request; lgfapi answers 404 when no record matches."""
         response = self._get(self.get_url(None), params)
         if response.status_code == HTTPStatus.NOT_FOUND:
+            self.progress.nothing_matched()
             return []
         body = self._json_body(response)
         results = body.get("results")
         if not isinstance(results, list):
             raise WmsResponseError(f"{self._failure(response)} without a 'results' list")
+        self.progress.page_answered(body.get("result_count"))
         if len(results) < int(params["page_size"]) and body.get("next_page"):
             # A short page ends a window; one that still links a next page means the server
             # capped page_size, and ending there would skip the rest of the window.
@@ -347,6 +352,7 @@ class WmsStream(RESTStream):
             pending = fetcher.submit(self._get_page, {**base, **position.params()})
             while pending is not None:
                 page = pending.result()
+                self.progress.query_done()
                 try:
                     step = advance(position, page, self.page_size)
                 except KeysetError as error:
@@ -356,8 +362,21 @@ class WmsStream(RESTStream):
                     position = step.next
                     pending = fetcher.submit(self._get_page, {**base, **position.params()})
                 yield from step.records
+                self.progress.emitted(len(step.records))
                 if step.bookmark is not None:
                     self._save_bookmark(context, step.bookmark)
+
+    @cached_property
+    def progress(self) -> ReadProgress:
+        """This stream's counters (see `progress`): one per stream instance."""
+        return ReadProgress(self.name, self.logger)
+
+    def sync(self, context: Context | None = None) -> None:
+        """The SDK's sync between the first and the last progress line of the stream."""
+        self.progress.start()
+        super().sync(context)
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        self.progress.finish(None if bookmark is None else str(bookmark))
 
     def _window(self, context: Context | None) -> tuple[dt.datetime, dt.datetime]:
         """[bookmark - lookback, server clock), never starting before `start_date` nor

@@ -136,6 +136,13 @@ class TapGruponosWms(Tap):
     def discover_streams(self) -> list:
         return [stream_type(self) for stream_type in STREAM_TYPES]
 
+    def sync_all(self) -> None:
+        """Sync, then one summary line per stream read (the same counters as its progress)."""
+        super().sync_all()
+        for stream in self.streams.values():
+            if stream.progress.started:
+                stream.progress.log_summary()
+
 
 if __name__ == "__main__":
     TapGruponosWms.cli()

@@ -177,6 +177,16 @@ class StreamAudit:
         """The transaction that wrote ``counts`` committed: they are the stream's counts now."""
         self.counts = counts
 
+    def progress(self) -> str:
+        """While loading, for people: records committed so far and the rate."""
+        c = self.counts
+        seconds = time.monotonic() - self.started
+        rate = c.records / seconds if seconds > 0 else 0.0
+        return (
+            f"Loading stream '{self.stream}' into {self.table}: {c.records} records committed "
+            f"({c.written} written), {rate:,.0f} rows/s"
+        )
+
     def summary(self) -> str:
         """One line for people: records, written, skipped as older, retired, seconds, rows/s."""
         c = self.counts

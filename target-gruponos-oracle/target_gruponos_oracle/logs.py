@@ -1,4 +1,4 @@
-"""What the target logs for people: a failure as one line, and its progress while it loads.
+"""What the target logs for people: a failure as one line, and how often it logs progress.
 
 Under `meltano run` these lines go through singer-sdk's structured (JSON) logging, which
 Meltano parses keeping each line's level: a failure is an `[error]` line naming the plugin.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import traceback
 import typing as t
 
@@ -44,3 +45,22 @@ def log_unexpected(logger: logging.Logger, exc: BaseException) -> None:
     if logger.isEnabledFor(logging.DEBUG):
         trace = "".join(traceback.format_exception(exc)).rstrip()
         logger.debug("Traceback of the failure above:\n%s", redact(trace))
+
+
+class Throttle:
+    """Says "due" at most once per `interval` seconds: how often a progress line is logged."""
+
+    #: Seconds between two progress lines (tests shorten it).
+    interval: t.ClassVar[float] = 30.0
+    #: Monotonic seconds (tests replace it to move time without sleeping).
+    clock: t.ClassVar[t.Callable[[], float]] = staticmethod(time.monotonic)
+
+    def __init__(self) -> None:
+        self._last = self.clock()
+
+    def due(self) -> bool:
+        now = self.clock()
+        if now - self._last < self.interval:
+            return False
+        self._last = now
+        return True

@@ -24,6 +24,7 @@ from target_gruponos_oracle.connector import (
     kind_for_property,
     target_schema,
 )
+from target_gruponos_oracle.logs import Throttle
 from target_gruponos_oracle.values import (
     Check,
     Column,
@@ -241,6 +242,7 @@ class OracleSink(SQLSink[OracleConnector]):
         self._version_slot = slot[VERSION_COLUMN] if plan.restamp is not None else None
         self._guard_slot = slot[plan.guard] if plan.guard else None
         self._audit, self._bookmark_slot = self._start_audit(plan, slot)
+        self._progress_due = Throttle()
         self._older_in_batch = 0  # records the in-batch guard dropped since the last batch
         self._rows: dict | list = {} if plan.dedupe else []
         self._first_line: int | None = None
@@ -378,7 +380,9 @@ class OracleSink(SQLSink[OracleConnector]):
             )
             raise DatabaseError(msg) from None
         self._audit.committed(counts)
-        self.logger.info("Committed %d rows into %s", len(rows), self._plan.table.name)
+        self.logger.debug("Committed %d rows into %s", len(rows), self._plan.table.name)
+        if self._progress_due.due():
+            self.logger.info("%s", self._audit.progress())
 
     def _bookmark_values(self, rows: list[tuple]) -> list:
         slot = self._bookmark_slot

@@ -1,4 +1,5 @@
-"""A failed `meltano run` shows its cause as an error-level line of the plugin that failed.
+"""Under `meltano run`, a failed run shows its cause as an error-level line of the plugin that
+failed, and the progress lines are info lines.
 
 Meltano's JSON log format gives each line's level and the plugin (`name`) it came from, so
 the assertions read what an alert on error-level lines would see.
@@ -81,3 +82,21 @@ def test_target_on_an_unusable_database_logs_the_cause_at_error(
     assert_cause_logged(proc, TARGET, cause)
     if secret:
         assert secret not in proc.stdout + proc.stderr
+
+
+def test_progress_and_run_summary_are_info_lines_gone_at_warning_level(
+    pipeline: Pipeline,
+) -> None:
+    proc = pipeline.meltano("--log-format=json", "run", "full-sync")
+    tap_info = [  # the full sync's tap is tap-gruponos-wms--full
+        e["event"]
+        for e in logged(proc)
+        if e.get("name", "").startswith(TAP) and e["level"] == "info"
+    ]
+    for stream in ("allocations", "order_headers", "order_details"):
+        assert any(m.startswith(f"{stream}: ") and "records emitted" in m for m in tap_info)
+        assert any(m.startswith(f"{stream}: run summary: ") for m in tap_info)
+
+    quiet = pipeline.meltano("--log-format=json", "--log-level=warning", "run", "full-sync")
+    assert not [e for e in logged(quiet) if "records emitted" in e.get("event", "")]
+    assert not [e for e in logged(quiet) if "run summary" in e.get("event", "")]

@@ -1,4 +1,4 @@
-"""A failure nobody anticipated still ends the target with one line; its traceback is debug."""
+"""What the target logs for people: any failure as one line (traceback at debug), progress."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 import os
 import subprocess
 
-from target_gruponos_oracle.logs import log_unexpected, redact, remember_secrets
+from target_gruponos_oracle.logs import Throttle, log_unexpected, redact, remember_secrets
 from target_gruponos_oracle.target import TargetGruponosOracle
 
 from .target_testkit import TARGET_CMD, detail, schema, singer_text
@@ -66,3 +66,33 @@ def test_unexpected_failure_lines_never_show_a_secret(caplog):
 def test_short_secrets_are_not_masked_inside_ordinary_words():
     remember_secrets({"password": "id"}, TargetGruponosOracle.config_jsonschema)
     assert redact("stream 'x', field 'id'") == "stream 'x', field 'id'"
+
+
+class TickingClock:
+    """Each reading is 10 s after the previous one."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 10.0
+        return self.now
+
+
+def test_progress_of_committed_rows_is_logged_at_most_every_30_seconds_per_stream(
+    loader, caplog, monkeypatch
+):
+    monkeypatch.setattr(Throttle, "clock", staticmethod(TickingClock()))
+    caplog.set_level(logging.INFO)
+
+    loader.run([schema(), *(detail(i) for i in range(1, 7))], batch_size_rows=1)
+
+    lines = [r.getMessage() for r in caplog.records if "records committed" in r.getMessage()]
+    # one batch per record, 10 s apart: a line 30 s and 60 s after the stream began
+    assert [line.split(": ")[1].split(" (")[0] for line in lines] == [
+        "3 records committed",
+        "6 records committed",
+    ]
+    assert lines[0].startswith("Loading stream 'order_details' into WMS_ORDER_DETAILS: ")
+    assert lines[0].endswith(" rows/s")
+    assert not [r for r in caplog.records if r.getMessage().startswith("Committed ")]

@@ -177,11 +177,14 @@ class StreamAudit:
         """The transaction that wrote ``counts`` committed: they are the stream's counts now."""
         self.counts = counts
 
+    def _elapsed(self) -> tuple[float, float]:
+        """Seconds since the stream began, and records per second over them."""
+        seconds = time.monotonic() - self.started
+        return seconds, self.counts.records / seconds if seconds > 0 else 0.0
+
     def progress(self) -> str:
         """While loading, for people: records committed so far and the rate."""
-        c = self.counts
-        seconds = time.monotonic() - self.started
-        rate = c.records / seconds if seconds > 0 else 0.0
+        c, (_, rate) = self.counts, self._elapsed()
         return (
             f"Loading stream '{self.stream}' into {self.table}: {c.records} records committed "
             f"({c.written} written), {rate:,.0f} rows/s"
@@ -189,9 +192,7 @@ class StreamAudit:
 
     def summary(self) -> str:
         """One line for people: records, written, skipped as older, retired, seconds, rows/s."""
-        c = self.counts
-        seconds = time.monotonic() - self.started
-        rate = c.records / seconds if seconds > 0 else 0.0
+        c, (seconds, rate) = self.counts, self._elapsed()
         return (
             f"Loaded stream '{self.stream}' into {self.table}: {c.records} records, "
             f"{c.written} written, "

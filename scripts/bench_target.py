@@ -15,6 +15,7 @@ and peak RSS for two input sizes, to show memory follows the batch size, not the
     python scripts/bench_target.py                 # 200,000 records
     python scripts/bench_target.py --records 20000 # quick look
     python scripts/bench_target.py --repeat 3      # fastest of 3 runs each (shared machines)
+    python scripts/bench_target.py --audit-cost --repeat 5  # upsert with/without the audit table
 """
 
 from __future__ import annotations
@@ -199,7 +200,11 @@ FLOOR_PARSERS = ("json.loads", "orjson.loads", "msgspec.json.decode")
 
 def best_of(repeat: int, run: t.Callable[..., Measure], *args: t.Any, **kw: t.Any) -> Measure:
     """The fastest of ``repeat`` runs (others' load on a shared machine only adds time)."""
-    runs = [run(*args, **kw) for _ in range(repeat)]
+    return fastest([run(*args, **kw) for _ in range(repeat)])
+
+
+def fastest(runs: list[Measure]) -> Measure:
+    """The least wall and CPU time among ``runs``, and the largest peak RSS."""
     return Measure(min(m.wall for m in runs), min(m.cpu for m in runs), max(m.rss for m in runs))
 
 
@@ -228,6 +233,25 @@ def run_sdk_stock(singer: Path, workdir: Path, batch: int) -> Measure:
     return run_measured([sys.executable, "-c", SDK_STOCK, "--config", str(config)], singer)
 
 
+def report_audit_cost(singer: Path, workdir: Path, batch: int, repeat: int) -> None:
+    """Upsert with the audit table (the default) and without, alternating so that a change in
+    the machine's load hits both alike; the fastest run of each counts."""
+    runs: dict[str, list[Measure]] = {"on": [], "off": []}
+    for _ in range(repeat):
+        for audit, table in (("on", "SDC_LOAD_AUDIT"), ("off", "")):
+            runs[audit].append(
+                run_target(
+                    singer, workdir, f"audit_{audit}", batch_size_rows=batch, audit_table=table
+                )
+            )
+    on, off = fastest(runs["on"]), fastest(runs["off"])
+    print(
+        f"audit table cost, upsert, fastest of {repeat}: wall {on.wall:.2f} s vs {off.wall:.2f} s"
+        f" without ({(on.wall / off.wall - 1) * 100:+.1f} %), cpu {on.cpu:.2f} s vs"
+        f" {off.cpu:.2f} s ({(on.cpu / off.cpu - 1) * 100:+.1f} %)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=200_000)
@@ -235,6 +259,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per row; the fastest counts")
     parser.add_argument(
         "--sdk-stock", action="store_true", help="also time singer-sdk's stock SQL sink (slow)"
+    )
+    parser.add_argument(
+        "--audit-cost",
+        action="store_true",
+        help="also time upsert without the audit table (audit_table empty), alternating runs",
     )
     parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir)")
     args = parser.parse_args()
@@ -285,6 +314,9 @@ def main() -> None:
             "x json: wall/cpu time over the json floor's; x best: wall time over the fastest"
             " floor's; RSS: peak MB"
         )
+
+        if args.audit_cost:
+            report_audit_cost(singer, workdir, args.batch_size, args.repeat)
 
         small_rss = run_target(
             small, workdir, "upsert_small", load_method="upsert", batch_size_rows=args.batch_size

@@ -2,7 +2,8 @@
 
 Installs the plugins into Meltano's venvs, starts the WMS simulator, runs the `full-sync` job,
 changes records in the simulator, runs the `incremental-sync` job, and prints rows per table,
-the rows the incremental run changed, and how long each step took. Everything runs in the `dev`
+the rows the incremental run changed, how long each step took and, last, the rows the target
+wrote for the two runs into its audit table SDC_LOAD_AUDIT. Everything runs in the `dev`
 environment: its warehouse (output/warehouse.db) and its job states are reset first, because
 the simulator starts with fresh data.
 """
@@ -28,6 +29,11 @@ from wms_simulator.process import serving
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TABLES = ("WMS_ORDER_HEADERS", "WMS_ORDER_DETAILS", "WMS_ALLOCATIONS")
+AUDIT_QUERY = """
+SELECT RUN_ID, TABLE_NAME, STATUS, RECORDS_RECEIVED, ROWS_WRITTEN, ROWS_SKIPPED_OLDER,
+       ROWS_RETIRED, STARTED_AT, ENDED_AT, MAX_BOOKMARK
+FROM SDC_LOAD_AUDIT ORDER BY STARTED_AT, TABLE_NAME
+"""
 JOB_STATE_IDS = (
     "dev:tap-gruponos-wms--full-to-target-gruponos-oracle",
     "dev:tap-gruponos-wms-to-target-gruponos-oracle",
@@ -117,6 +123,32 @@ def report(before: dict, after: dict, timings: dict[str, float], warehouse: Path
     )
 
 
+def print_audit(warehouse: Path, runs: tuple[str, ...]) -> None:
+    """The audit rows of the demo's runs, in the order the target started them."""
+    con = sqlite3.connect(warehouse)
+    try:
+        rows = con.execute(AUDIT_QUERY).fetchall()
+    finally:
+        con.close()
+    labels: dict[str, str] = {}
+    for row in rows:
+        labels.setdefault(row[0], runs[len(labels)] if len(labels) < len(runs) else row[0][:8])
+    print("\nSDC_LOAD_AUDIT, one row per run and table (what each run did, in the database):")
+    head = ("run", "table", "status", "records", "written", "skipped", "retired", "seconds")
+    print(
+        f"  {head[0]:<18}{head[1]:<20}{head[2]:<11}" + "".join(f"{h:>9}" for h in head[3:]), end=""
+    )
+    print("  max bookmark")
+    for run_id, table, status, *counts, started, ended, bookmark in rows:
+        figures = "".join(f"{n:>9}" for n in counts)
+        if ended:  # a run still `running` (killed) has no end
+            elapsed = datetime.fromisoformat(ended) - datetime.fromisoformat(started)
+            figures += f"{elapsed.total_seconds():>9.1f}"
+        else:
+            figures += f"{'-':>9}"
+        print(f"  {labels[run_id]:<18}{table:<20}{status:<11}{figures}  {bookmark}")
+
+
 def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups on kill
@@ -168,6 +200,7 @@ def main() -> int:
         )
         after = table_contents(args.warehouse)
     report(before, after, timings, args.warehouse)
+    print_audit(args.warehouse, ("full-sync", "incremental-sync"))
     return 0
 
 

@@ -10,6 +10,7 @@ summary line per stream, with or without the table.
 from __future__ import annotations
 
 import datetime
+import operator
 import time
 import typing as t
 import uuid
@@ -105,6 +106,7 @@ def _instant(text: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(text)
 
 
+_OFFSET = operator.itemgetter(slice(26, None))  # "-03:00" of "2026-01-05T10:00:00.000000-03:00"
 # How bookmark values of a column kind compare (values as the row builder produced them:
 # date-times as fixed-width ISO text with offset, decimals as Decimal or exact text).
 _ORDER: dict[str, t.Callable[[t.Any], t.Any]] = {
@@ -118,7 +120,7 @@ def latest(kind: Kind, values: Iterable[t.Any]) -> t.Any:
     present = [v for v in values if v is not None]
     if not present:
         return None
-    if kind.family == "timestamp" and len({v[26:] for v in present}) == 1:
+    if kind.family == "timestamp" and len(set(map(_OFFSET, present))) == 1:
         return max(present)  # one UTC offset: fixed-width text sorts as the instants do
     return max(present, key=_ORDER.get(kind.family, _identity))
 
@@ -247,20 +249,20 @@ class LoadAudit:
         return audit is not None and (table.schema, table.name) == (audit.schema, audit.name)
 
     def stream(
-        self, stream: str, table: str, load_method: str, bookmark: Kind | None
+        self, conn: sa.Connection, stream: str, table: str, load_method: str, bookmark: Kind | None
     ) -> StreamAudit:
-        """The stream's audit; its first sink in the run inserts the ``running`` row."""
+        """The stream's audit; its first sink in the run inserts the ``running`` row in ``conn``
+        (the transaction that prepares the stream's table: one commit for both)."""
         if stream in self.streams:  # a new SCHEMA of the stream: same row, same counts
             return self.streams[stream]
         audit = StreamAudit(self, stream, table, load_method, bookmark)
         if self.table is not None:
             row = {"RUN_ID": self.run_id, "STREAM_NAME": stream, "TABLE_NAME": table}
             row |= {"LOAD_METHOD": load_method, "STARTED_AT": now_text(), "STATUS": "running"}
-            with self.connector._engine.begin() as conn:
-                if not self._created:  # first use in this process: create or evolve it
-                    self.connector.evolve_table(conn, self.table, COLUMNS, unique_key=False)
-                    self._created = True
-                conn.execute(self._insert, row)
+            if not self._created:  # first use in this process: create or evolve it
+                self.connector.evolve_table(conn, self.table, COLUMNS, unique_key=False)
+                self._created = True
+            conn.execute(self._insert, row)
         self.streams[stream] = audit
         return audit
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import operator
 import typing as t
 from dataclasses import dataclass
 
@@ -215,6 +216,8 @@ class OracleSink(SQLSink[OracleConnector]):
             actual = self.connector.evolve_table(
                 conn, plan.table, plan.kinds, unique_key=not overwrite
             )
+            bookmark = self._audited_bookmark(plan)
+            self._audit = self._start_audit(conn, plan, bookmark)  # one commit with the table
         self._plan = plan
         self._build = compile_row_builder(
             row_columns(
@@ -241,7 +244,7 @@ class OracleSink(SQLSink[OracleConnector]):
         self._key_slots = [slot[k] for k in plan.keys]
         self._version_slot = slot[VERSION_COLUMN] if plan.restamp is not None else None
         self._guard_slot = slot[plan.guard] if plan.guard else None
-        self._audit, self._bookmark_slot = self._start_audit(plan, slot)
+        self._bookmark_slot = slot[bookmark] if bookmark else None
         self._progress_due = Throttle()
         self._older_in_batch = 0  # records the in-batch guard dropped since the last batch
         self._rows: dict | list = {} if plan.dedupe else []
@@ -249,17 +252,20 @@ class OracleSink(SQLSink[OracleConnector]):
         self._max_rows = self.max_size
         self._required = self.original_schema.get("required", []) if self.validate_schema else []
 
-    def _start_audit(self, plan: TablePlan, slot: dict[str, int]) -> tuple[StreamAudit, int | None]:
-        """The stream's audit row and the row position of its bookmark (the first bookmark
-        property that is a column), whose largest committed value the audit keeps."""
+    def _audited_bookmark(self, plan: TablePlan) -> str | None:
+        """The column of the stream's first bookmark property, whose largest committed value
+        the audit keeps (None: the stream declares none)."""
         columns = dict(zip(plan.fields, plan.kinds, strict=True))
-        bookmark = next((columns[b] for b in self.bookmark_properties if b in columns), None)
+        return next((columns[b] for b in self.bookmark_properties if b in columns), None)
+
+    def _start_audit(
+        self, conn: sa.Connection, plan: TablePlan, bookmark: str | None
+    ) -> StreamAudit:
+        """The stream's audit (its ``running`` row, inserted in ``conn`` on its first SCHEMA)."""
         # an upsert without key properties appends: record what the table really gets
         method = self.config.get("load_method", "upsert") if plan.dedupe else "append-only"
-        audit = self._run_audit.stream(
-            self.stream_name, plan.table.name, method, plan.kinds[bookmark] if bookmark else None
-        )
-        return audit, slot[bookmark] if bookmark else None
+        kind = plan.kinds[bookmark] if bookmark else None
+        return self._run_audit.stream(conn, self.stream_name, plan.table.name, method, kind)
 
     def _varchar_byte_limit(self, dialect_name: str) -> int | None:
         """Oracle caps VARCHAR2 in bytes (max_varchar_length), whatever its CHAR length."""
@@ -386,7 +392,7 @@ class OracleSink(SQLSink[OracleConnector]):
 
     def _bookmark_values(self, rows: list[tuple]) -> list:
         slot = self._bookmark_slot
-        return [] if slot is None else [row[slot] for row in rows]
+        return [] if slot is None else list(map(operator.itemgetter(slot), rows))
 
     def _execute_batch(self, conn: sa.Connection, parameters: list) -> int:
         """One executemany; on the driver's own cursor when bind types must be declared.

@@ -51,3 +51,12 @@ def test_demo_reports_what_the_incremental_run_changed(
         "WMS_ALLOCATIONS": ["94", "4", "3"],
     }
     assert "meltano run full-sync" in out and "meltano run incremental-sync" in out
+
+    # it ends with the audit rows of its two runs: one per run and table, all succeeded
+    audit = out.split("SDC_LOAD_AUDIT, one row per run and table")[1].splitlines()[2:]
+    runs = {(r[0], r[1]): r[2:7] for r in (line.split() for line in audit if line.strip())}
+    assert {run for run, _ in runs} == {"full-sync", "incremental-sync"} and len(runs) == 6
+    assert runs["full-sync", "WMS_ORDER_HEADERS"] == ["succeeded", "30", "30", "0", "0"]
+    assert runs["full-sync", "WMS_ORDER_DETAILS"] == ["succeeded", "90", "90", "0", "0"]
+    incremental = [counts for (run, _), counts in runs.items() if run == "incremental-sync"]
+    assert all(c[0] == "succeeded" and int(c[2]) >= 2 for c in incremental)

@@ -47,7 +47,8 @@ def _value(value):
 def oracle(tmp_path):
     prefix = f"T{uuid.uuid4().hex[:8].upper()}_"
     loader = Loader(tmp_path)
-    loader.config = {"sqlalchemy_url": URL, "table_prefix": prefix}
+    audit = f"{prefix}AUDIT"
+    loader.config = {"sqlalchemy_url": URL, "table_prefix": prefix, "audit_table": audit}
     engine = sa.create_engine(URL)
     table = f"{prefix}ORDER_DETAILS"
 
@@ -62,13 +63,27 @@ def oracle(tmp_path):
             result = conn.exec_driver_sql(query)
             return [{k.upper(): _value(v) for k, v in row._mapping.items()} for row in result]
 
+    def audit_rows() -> list[dict]:
+        query = (
+            "SELECT RUN_ID, STREAM_NAME, TABLE_NAME, LOAD_METHOD, STATUS, RECORDS_RECEIVED,"
+            " ROWS_WRITTEN, ROWS_SKIPPED_OLDER, ROWS_RETIRED, MESSAGE,"
+            f" TO_CHAR(MAX_BOOKMARK, '{TIMESTAMP_FORMAT}') AS MAX_BOOKMARK,"
+            " CASE WHEN ENDED_AT >= STARTED_AT THEN 1 ELSE 0 END AS ENDED_AFTER_START"
+            f" FROM {audit} ORDER BY STARTED_AT"
+        )
+        with engine.connect() as conn:
+            result = conn.exec_driver_sql(query)
+            return [{k.upper(): v for k, v in row._mapping.items()} for row in result]
+
     loader.rows = rows  # type: ignore[method-assign]
+    loader.audit_rows = audit_rows  # type: ignore[attr-defined]
     yield loader
     with engine.begin() as conn:
-        conn.exec_driver_sql(
-            f"BEGIN EXECUTE IMMEDIATE 'DROP TABLE {table} PURGE'; "
-            "EXCEPTION WHEN OTHERS THEN NULL; END;"
-        )
+        for name in (table, audit):
+            conn.exec_driver_sql(
+                f"BEGIN EXECUTE IMMEDIATE 'DROP TABLE {name} PURGE'; "
+                "EXCEPTION WHEN OTHERS THEN NULL; END;"
+            )
     engine.dispose()
 
 
@@ -182,3 +197,29 @@ def test_batch_files_load_like_records(oracle, tmp_path):
         (1, 1, T1),
         (2, 3, T1),
     ]
+
+
+def _counts(row: dict) -> tuple:
+    return tuple(
+        row[c] for c in ("RECORDS_RECEIVED", "ROWS_WRITTEN", "ROWS_SKIPPED_OLDER", "ROWS_RETIRED")
+    )
+
+
+def test_audit_rows_count_what_each_run_committed(oracle):
+    first = oracle.run_process([schema(), detail(1, T1), detail(2, T0), detail(3, T0)])
+    assert first.returncode == 0, first.stderr
+    replay = oracle.run_process([schema(), detail(1, T0), detail(2, T1)])  # MERGE skips id 1
+    assert replay.returncode == 0, replay.stderr
+    oracle.run_process([schema(), record(version=4, id=1, mod_ts=T1), activate(4)])
+    failed = oracle.run_process([schema(), detail(5, T0, ord_qty="many")])
+    assert failed.returncode == 1
+
+    rows = oracle.audit_rows()
+    assert [r["STATUS"] for r in rows] == ["succeeded"] * 3 + ["failed"]
+    assert [_counts(r) for r in rows] == [(3, 3, 0, 0), (2, 1, 1, 0), (1, 1, 0, 2), (0, 0, 0, 0)]
+    assert rows[0]["RUN_ID"] in first.stderr
+    assert rows[0]["TABLE_NAME"] == oracle.config["table_prefix"] + "ORDER_DETAILS"
+    assert (rows[0]["STREAM_NAME"], rows[0]["LOAD_METHOD"]) == ("order_details", "upsert")
+    assert [r["MAX_BOOKMARK"] for r in rows] == [T1, T1, T1, None]
+    assert all(r["ENDED_AFTER_START"] == 1 for r in rows)
+    assert "field 'ord_qty'" in rows[3]["MESSAGE"]

@@ -25,7 +25,7 @@ from singer_sdk.sql import SQLTarget
 from target_gruponos_oracle.audit import DEFAULT_TABLE, LoadAudit
 from target_gruponos_oracle.batch_files import batch_records, check_batch_message
 from target_gruponos_oracle.connector import IdentifierCollisionError, SchemaError
-from target_gruponos_oracle.logs import log_unexpected, remember_secrets
+from target_gruponos_oracle.logs import log_unexpected, redact, remember_secrets
 from target_gruponos_oracle.sinks import DatabaseError, InputError, OracleSink, table_name
 from target_gruponos_oracle.values import parse_line
 
@@ -429,13 +429,12 @@ class TargetGruponosOracle(SQLTarget):
 
 
 def _failure_line(exc: BaseException) -> str:
-    """The audit row's MESSAGE for the exception that ended the run (never a credential:
-    the target's own messages show the URL masked)."""
-    if isinstance(exc, EXPECTED_FAILURES):
-        return str(exc)
+    """The audit row's MESSAGE for the exception that ended the run: the line the target logs
+    for it, secrets masked."""
     if isinstance(exc, SystemExit):  # the SDK's SIGTERM/SIGINT handler, after draining
         return "stopped by a termination signal before the end of its input"
-    return f"unexpected {type(exc).__name__} (the target's log has the traceback)"
+    expected = isinstance(exc, EXPECTED_FAILURES)
+    return redact(str(exc) if expected else f"{type(exc).__name__}: {exc}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from target_gruponos_oracle.target import _failure_line
 
 from .target_testkit import (
     DETAIL_PROPERTIES,
@@ -287,3 +288,11 @@ def test_readme_analyst_queries_answer_freshness_and_last_run(loader):
     assert fresh == [("WMS_ORDER_DETAILS", first["ENDED_AT"])]
     assert len(last) == 1
     assert "failed" in last[0]
+
+
+def test_message_of_an_unexpected_failure_names_it_without_the_password():
+    exc = RuntimeError("cannot reach oracle+oracledb://loader:S3cret-pw@db:1521/?service_name=X")
+
+    assert _failure_line(exc) == (
+        "RuntimeError: cannot reach oracle+oracledb://loader:***@db:1521/?service_name=X"
+    )

@@ -19,6 +19,8 @@ class Fault:
         Content-Length); `status` is then ignored.
     delay_ms: sleep this long before answering (a slow request, to trigger client timeouts);
         with a status below 400 and no body the normal response follows the delay.
+    drip_ms: send the normal response (status line, headers, body) one byte every `drip_ms`
+        milliseconds: a trickling connection, on which a per-read client timeout never fires.
     entity: only requests for this entity; path_contains: only requests whose path and query
         contain this text. Matching faults are used in the order they were added. The OAuth2
         token endpoint (another host in production) only gets faults that name it through
@@ -34,6 +36,7 @@ class Fault:
     path_contains: str | None = None
     truncate_body: bool = False
     delay_ms: int = 0
+    drip_ms: int = 0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Fault:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import io
 import logging
 import re
 import socket
@@ -57,6 +58,7 @@ class Response:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
+    drip_seconds: float = 0.0  # send the response one byte at a time, this far apart
 
 
 def json_response(status: int, payload: Any, **headers: str) -> Response:
@@ -134,10 +136,11 @@ class Api:
             time.sleep(fault.delay_ms / 1000)
         if fault.drop_connection:
             return Response(0, drop=True)
-        if fault.truncate_body or (fault.status < 400 and fault.body is None):
+        if fault.truncate_body or fault.drip_ms or (fault.status < 400 and fault.body is None):
             response = answer()
             if fault.truncate_body:
                 response.body = response.body[: len(response.body) // 2]
+            response.drip_seconds = fault.drip_ms / 1000
             return response
         extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
         if fault.body is None:
@@ -325,6 +328,23 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if not response.drip_seconds:
+            self._write(response, started, cpu_started)
+            return
+        response.headers["Connection"] = "close"  # the client must not reuse it mid-drip
+        wire, self.wfile = self.wfile, io.BytesIO()
+        try:
+            self._write(response, started, cpu_started)
+            data = self.wfile.getvalue()
+        finally:
+            self.wfile = wire
+        with contextlib.suppress(OSError):  # the client may give up mid-drip
+            for i in range(len(data)):
+                wire.write(data[i : i + 1])
+                wire.flush()
+                time.sleep(response.drip_seconds)
+
+    def _write(self, response: Response, started: float, cpu_started: float) -> None:
         self.send_response(response.status)  # also sends Date (server clock) and Server
         self.send_header("Content-Type", response.content_type)
         # Standard Server-Timing: what this request cost the simulator (benchmarks read it).

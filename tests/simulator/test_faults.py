@@ -79,6 +79,18 @@ def test_slow_fault_triggers_client_timeouts_then_answers_normally(fresh_client:
     assert slow.status_code == 200 and slow.json()["result_count"] == 10
 
 
+def test_drip_fault_trickles_the_whole_response_byte_by_byte(fresh_client: Client) -> None:
+    fresh_client.sim.add_faults(Fault(status=200, drip_ms=5, times=1, path_contains="fields=id"))
+    started = time.monotonic()
+    dripped = fresh_client.get("order_hdr/", page_size=1, ordering="id", fields="id")
+    elapsed = time.monotonic() - started
+    normal = fresh_client.get("order_hdr/", page_size=1, ordering="id", fields="id")
+    assert dripped.json() == normal.json()
+    assert dripped.headers["Connection"] == "close"
+    # one wait per byte (headers included), none long enough for a per-read timeout
+    assert elapsed >= len(dripped.content) * 0.005
+
+
 def test_latency_applies_to_every_request() -> None:
     with WmsSimulator(orders=2, latency_ms=150) as sim:
         client = Client(sim)

@@ -6,15 +6,12 @@ import base64
 import typing as t
 
 from singer_sdk.authenticators import BasicAuthenticator, OAuthAuthenticator
-from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers._util import utc_now
+
+from tap_gruponos_wms.errors import SettingsError, WmsAuthError, safe_url
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
-
-
-class WmsAuthError(FatalAPIError):
-    """Credentials were refused or a permission is missing; retrying cannot help."""
 
 
 class ClientCredentialsAuthenticator(OAuthAuthenticator):
@@ -67,7 +64,7 @@ class ClientCredentialsAuthenticator(OAuthAuthenticator):
             else "check oauth_token_url and the identity service"
         )
         msg = (
-            f"OAuth2 token request to {self.auth_endpoint} failed with status "
+            f"OAuth2 token request to {safe_url(self.auth_endpoint)} failed with status "
             f"{status_code or 'unknown'}: {hint} (and oauth_scope if your domain needs one)"
         )
         raise WmsAuthError(msg)
@@ -93,4 +90,4 @@ def build_authenticator(
 def _require(config: Mapping[str, t.Any], method: str, *names: str) -> None:
     if missing := [name for name in names if not config.get(name)]:
         msg = f"auth_method '{method}' needs the setting(s): {', '.join(missing)}"
-        raise ConfigValidationError(msg, errors=[f"missing {name}" for name in missing])
+        raise SettingsError(msg)

@@ -4,6 +4,7 @@ keyset/window pagination that makes incremental extraction lossless."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
@@ -11,15 +12,22 @@ from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from functools import cached_property
 from http import HTTPStatus
-from urllib.parse import urlsplit, urlunsplit
 
+import backoff
 import msgspec
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import RESTStream
 
-from tap_gruponos_wms.auth import ClientCredentialsAuthenticator, WmsAuthError
+from tap_gruponos_wms.auth import ClientCredentialsAuthenticator
+from tap_gruponos_wms.errors import (
+    SettingsError,
+    WmsAuthError,
+    WmsNotFound,
+    WmsResponseError,
+    safe_url,
+)
 from tap_gruponos_wms.pagination import (
     UTC,
     IdKeyset,
@@ -33,6 +41,7 @@ from tap_gruponos_wms.pagination import (
 )
 from tap_gruponos_wms.progress import ReadProgress
 from tap_gruponos_wms.schema import flatten_record, relation_fields, schema_from_describe
+from tap_gruponos_wms.transport import deadline, mount_deadline
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -43,16 +52,18 @@ BEGINNING = dt.datetime(1970, 1, 1, tzinfo=UTC)
 _decode_json = msgspec.json.Decoder(float_hook=Decimal).decode  # decimals stay exact
 # 409 is Oracle's "modified by a concurrent operation, try again"; 429 comes from gateways.
 RETRY_STATUSES = frozenset({HTTPStatus.CONFLICT, HTTPStatus.TOO_MANY_REQUESTS})
-
-
-class WmsResponseError(FatalAPIError):
-    """The API answered something that is not what lgfapi answers (HTML, truncated, no results)."""
-
-
-def safe_url(url: str) -> str:
-    """The URL without any user:password@ part, for messages."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+#: What the SDK's request decorator retries.
+RETRIED = (
+    ConnectionResetError,
+    RetriableAPIError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+URL_HINT = "check base_url and api_version"
+#: Narrowing settings and the entity whose `code` each must name.
+CODE_SETTINGS = (("facility_code", "facility"), ("company_code", "company"))
 
 
 class WmsStream(RESTStream):
@@ -80,6 +91,7 @@ class WmsStream(RESTStream):
     def __init__(self, tap: t.Any) -> None:
         super().__init__(tap=tap, path=f"{self.entity}/")
         self._warned_unknown_fields = False
+        mount_deadline(self.requests_session)
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -158,11 +170,30 @@ class WmsStream(RESTStream):
                     time_extracted=extracted,
                 )
 
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
+        if level >= logging.ERROR and message.startswith("An unhandled error occurred"):
+            level = logging.DEBUG  # the SDK's echo of a failure that `errors` reports in full
+        super().log(message, *args, level=level, **kwargs)
+
     def get_new_paginator(self) -> None:
         """Paging is the keyset walk of `_walk`, not an SDK paginator."""
         return
 
     # -- requests, retries, response checks ------------------------------------------------
+
+    def request_decorator(self, func: t.Callable) -> t.Callable:
+        """The SDK's retry policy (same exceptions), with backoff's own lines at DEBUG: each
+        retry is logged by `backoff_handler`, and the final failure once, by `errors`."""
+        return backoff.on_exception(
+            self.backoff_wait_generator,
+            RETRIED,
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=self.backoff_jitter,
+            logger=self.logger,
+            backoff_log_level=logging.DEBUG,
+            giveup_log_level=logging.DEBUG,
+        )(func)
 
     def backoff_max_tries(self) -> int:
         return int(self.config.get("max_retries", 5)) + 1
@@ -208,11 +239,11 @@ class WmsStream(RESTStream):
 
     def _send_once(self, prepared_request: requests.PreparedRequest) -> requests.Response:
         self.progress.request_sent()
-        return self.requests_session.send(
-            self.authenticator(prepared_request.copy()),  # each attempt gets its current token
-            timeout=self.timeout,
-            allow_redirects=self.allow_redirects,
-        )
+        authorized = self.authenticator(prepared_request.copy())  # each attempt: current token
+        with deadline(self.timeout):  # the whole response, not each gap between two bytes
+            return self.requests_session.send(
+                authorized, timeout=self.timeout, allow_redirects=self.allow_redirects
+            )
 
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code
@@ -227,9 +258,11 @@ class WmsStream(RESTStream):
             )
             raise WmsAuthError(msg)
         if status == HTTPStatus.NOT_FOUND and _is_oracle_error(response):
-            return  # lgfapi's "no record matches the filters"
+            # "No record matches" when the request is a filtered list query (`_get_page`
+            # and `has_code` catch it); on any other request the URL is wrong.
+            raise WmsNotFound(f"{self._failure(response)}: {URL_HINT}")
         if status >= HTTPStatus.BAD_REQUEST:
-            hint = " (check base_url and api_version)" if status == HTTPStatus.NOT_FOUND else ""
+            hint = f" ({URL_HINT})" if status == HTTPStatus.NOT_FOUND else ""
             raise FatalAPIError(f"{self._failure(response)}{hint}: {response.text[:300]}")
 
     def _credential_hint(self) -> str:
@@ -254,9 +287,12 @@ class WmsStream(RESTStream):
             msg = f"{error} (gave up after {self.backoff_max_tries()} attempts)"
             raise FatalAPIError(msg) from None
         except (requests.RequestException, ConnectionError) as error:
+            reason = type(error).__name__
+            if isinstance(error, requests.Timeout):
+                reason = f"no complete response within request_timeout={self.timeout} s"
             msg = (
                 f"{self.entity}: GET {safe_url(prepared.url or url)} failed after "
-                f"{self.backoff_max_tries()} attempts: {type(error).__name__}"
+                f"{self.backoff_max_tries()} attempts: {reason}"
             )
             raise FatalAPIError(msg) from error
 
@@ -280,8 +316,9 @@ class WmsStream(RESTStream):
 
     def _get_page(self, params: dict[str, t.Any]) -> list[dict[str, t.Any]]:
         """One list request; lgfapi answers 404 when no record matches."""
-        response = self._get(self.get_url(None), params)
-        if response.status_code == HTTPStatus.NOT_FOUND:
+        try:
+            response = self._get(self.get_url(None), params)
+        except WmsNotFound:
             self.progress.nothing_matched()
             return []
         body = self._json_body(response)
@@ -298,14 +335,51 @@ class WmsStream(RESTStream):
                 f"size; set page_size to at most {len(results)}"
             )
             raise WmsResponseError(msg)
-        last = results[-1] if results else {"id": None, "mod_ts": None}
-        if not (isinstance(last, dict) and "id" in last and "mod_ts" in last):
-            raise WmsResponseError(f"{self._failure(response)} with records lacking id/mod_ts")
+        for position, record in enumerate(results, 1):
+            self._check_record(record, position, response)
         return results
 
-    def server_time(self) -> dt.datetime:
-        """The WMS clock (HTTP `Date`, whole seconds, UTC), from a cheap request."""
+    def _check_record(self, record: t.Any, position: int, response: requests.Response) -> None:
+        """The keys the walk and the target rely on; checked for the whole page before any
+        of its records is emitted."""
+        rid = record.get("id") if isinstance(record, dict) else None
+        if not isinstance(rid, int) or isinstance(rid, bool):
+            msg = (
+                f"{self.entity}: record {position} of the page from GET "
+                f"{safe_url(response.url)}: field 'id' is missing or not an integer"
+            )
+            raise WmsResponseError(msg)
+        key = self.replication_key
+        if not key:
+            return
+        value = record.get(key)
+        problem = "is missing" if key not in record else "is null" if value is None else ""
+        if not problem:
+            try:
+                parse_timestamp(value)
+            except (TypeError, ValueError, AttributeError):
+                problem = f"is not a date-time: {str(value)[:40]!r}"
+        if problem:
+            raise WmsResponseError(f"{self.entity}: record id {rid}: field '{key}' {problem}")
+
+    def _entity_list(self) -> tuple[dt.datetime, frozenset[str]]:
+        """The WMS clock (HTTP `Date`, whole seconds, UTC) and the entities it lists, from
+        `GET .../entity/`: the first request of every read.
+
+        Only a 200 listing this stream's entity proves that base_url and api_version reach
+        the environment. With another environment's name lgfapi answers its JSON 404 to every
+        request, which on a list query reads as "no records": the run would succeed empty
+        and move the bookmark past every change made until the URL is corrected.
+        """
         response = self._get(self.url_base, {})
+        names = _entity_names(self._json_body(response))
+        if self.entity not in names:
+            msg = (
+                f"{self.entity}: GET {safe_url(self.url_base)} does not list entity "
+                f"'{self.entity}' ({len(names)} entities listed): {URL_HINT}, and the API "
+                "user's access to the entity"
+            )
+            raise WmsResponseError(msg)
         header = response.headers.get("Date")
         if not header:
             msg = (
@@ -313,7 +387,32 @@ class WmsStream(RESTStream):
                 "the read window needs the server clock"
             )
             raise WmsResponseError(msg)
-        return parsedate_to_datetime(header).astimezone(UTC)
+        return parsedate_to_datetime(header).astimezone(UTC), names
+
+    def has_code(self, entity: str, code: str) -> bool:
+        """Whether `entity` (facility, company) has a record with this `code`."""
+        try:
+            response = self._get(f"{self.url_base}{entity}/", {"code": code, "page_size": 1})
+        except WmsNotFound:
+            return False  # a filtered list query: no match
+        results = self._json_body(response).get("results")
+        return isinstance(results, list) and bool(results)
+
+    def check_codes(self, listed: frozenset[str]) -> None:
+        """facility_code / company_code name a facility / company the WMS has: a typo would
+        otherwise narrow every query to nothing, and the run would bookmark past the data."""
+        for setting, entity in CODE_SETTINGS:
+            if not (code := self.config.get(setting)):
+                continue
+            if entity not in listed:
+                msg = (
+                    f"setting {setting}: cannot check {code!r}, {safe_url(self.url_base)} "
+                    f"does not list entity '{entity}' (the API user needs read access to it)"
+                )
+                raise SettingsError(msg)
+            if not self.has_code(entity, code):
+                msg = f"setting {setting}: the WMS has no {entity} with code {code!r}"
+                raise SettingsError(msg)
 
     # -- extraction -----------------------------------------------------------------------
 
@@ -378,22 +477,32 @@ class WmsStream(RESTStream):
         bookmark = self.get_context_state(context).get("replication_key_value")
         self.progress.finish(None if bookmark is None else str(bookmark))
 
-    def _window(self, context: Context | None) -> tuple[dt.datetime, dt.datetime]:
+    def _window(
+        self, context: Context | None, clock: dt.datetime
+    ) -> tuple[dt.datetime, dt.datetime]:
         """[bookmark - lookback, server clock), never starting before `start_date` nor
         ending after `end_date`."""
         lo = BEGINNING
         if start_date := self.config.get("start_date"):
             lo = parse_timestamp(str(start_date))
+            if lo > clock:  # an empty window would bookmark the clock, skipping [clock, lo)
+                msg = (
+                    f"setting start_date {format_timestamp(lo)} is after the WMS clock "
+                    f"{format_timestamp(clock)}: nothing could be read; set a past start_date"
+                )
+                raise SettingsError(msg)
         if bookmark := self.get_context_state(context).get("replication_key_value"):
             lookback = dt.timedelta(minutes=float(self.config.get("lookback_minutes", 0)))
             lo = max(lo, parse_timestamp(str(bookmark)) - lookback)
         lo = whole_second(lo)
-        hi = self.server_time()
+        hi = clock
         if end_date := self.config.get("end_date"):
             hi = min(hi, whole_second(parse_timestamp(str(end_date))))
         return lo, hi
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        clock, listed = self._entity_list()
+        self._tap.check_codes_once(self, listed)
         if self.replication_method == "FULL_TABLE":
             # Every record carries this snapshot's version (the SDK's scheme: run start,
             # epoch seconds), narrowed or not, so the next whole-entity read reconciles all
@@ -406,7 +515,7 @@ class WmsStream(RESTStream):
             if whole:
                 self._write_activate_version_message(self._stream_version)
             return
-        lo, hi = self._window(context)
+        lo, hi = self._window(context, clock)
         self.logger.info(
             "%s: reading mod_ts in [%s, %s)",
             self.entity,
@@ -481,6 +590,14 @@ def _retry_after(response: requests.Response | None) -> float:
     except (TypeError, ValueError):
         return 0.0
     return max(0.0, (moment - dt.datetime.now(UTC)).total_seconds())
+
+
+def _entity_names(body: dict[str, t.Any]) -> frozenset[str]:
+    """Entity names of an entity list: `{"results": [names]}` or `{name: list URL}`."""
+    results = body.get("results")
+    if isinstance(results, list):
+        return frozenset(name for name in results if isinstance(name, str))
+    return frozenset(name for name, url in body.items() if isinstance(url, str))
 
 
 def _is_oracle_error(response: requests.Response) -> bool:

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import threading
+import typing as t
 from functools import cached_property
+from urllib.parse import urlsplit
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_gruponos_wms.auth import build_authenticator
+from tap_gruponos_wms.errors import SettingsError, guard_cli, safe_url
+from tap_gruponos_wms.pagination import parse_timestamp
 from tap_gruponos_wms.streams import STREAM_TYPES
 from tap_gruponos_wms.writer import SingerOutputWriter
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import click
+
+    from tap_gruponos_wms.client import WmsStream
+
+BASE_URL_EXAMPLE = "https://ta29.wms.ocs.oraclecloud.com/raizen_test"
+REPLICATION_METHODS = frozenset({"INCREMENTAL", "FULL_TABLE"})
 
 
 class TapGruponosWms(Tap):
@@ -38,8 +54,7 @@ class TapGruponosWms(Tap):
             "base_url",
             th.URIType,
             required=True,
-            description="Environment root as opened in a browser, "
-            "e.g. https://ta29.wms.ocs.oraclecloud.com/raizen_test",
+            description=f"Environment root as opened in a browser, e.g. {BASE_URL_EXAMPLE}",
         ),
         th.Property(
             "api_version",
@@ -128,10 +143,44 @@ class TapGruponosWms(Tap):
         ),
     ).to_dict()
 
+    def __init__(self, *, catalog: dict | None = None, **kwargs: t.Any) -> None:
+        self._codes_checked = False
+        self._codes_lock = threading.Lock()
+        super().__init__(catalog=_with_replication_method(catalog), **kwargs)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, with expected failures reported as one line (see `errors`)."""
+        return guard_cli(super().get_singer_command(), cls.logger)
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Our checks in every mode (the SDK skips its own for `--discover`), each failure
+        one line naming the setting; unknown setting names are warned about."""
+        check_settings(self._config)
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as error:
+            raise SettingsError("invalid settings: " + "; ".join(error.errors)) from None
+        known = set(self.config_jsonschema["properties"])  # ours and the SDK's built-in ones
+        if unknown := sorted(set(self._config) - known):
+            self.logger.warning(
+                "unknown setting(s) ignored: %s (`%s --about` lists the settings)",
+                ", ".join(unknown),
+                self.name,
+            )
+        return errors
+
     @cached_property
     def authenticator(self):
         """Shared by all streams, so one OAuth2 token serves the whole run."""
         return build_authenticator(self.config)
+
+    def check_codes_once(self, stream: WmsStream, listed: frozenset[str]) -> None:
+        """facility_code / company_code are checked against the WMS by the first stream read."""
+        with self._codes_lock:
+            if not self._codes_checked:
+                stream.check_codes(listed)
+                self._codes_checked = True
 
     def discover_streams(self) -> list:
         return [stream_type(self) for stream_type in STREAM_TYPES]
@@ -142,6 +191,68 @@ class TapGruponosWms(Tap):
         for stream in self.streams.values():
             if stream.progress.started:
                 stream.progress.log_summary()
+
+
+def check_settings(config: Mapping[str, t.Any]) -> None:
+    """The mistakes the JSON schema lets through, each raised as one line naming the setting."""
+    base_url = str(config.get("base_url") or "").strip()
+    if not base_url:
+        raise SettingsError(
+            f"setting base_url is missing: the environment root, e.g. {BASE_URL_EXAMPLE}"
+        )
+    parts = urlsplit(base_url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        shown = safe_url(base_url) if parts.netloc else base_url.rpartition("@")[2]
+        msg = f"setting base_url must start with https:// (or http://): {shown!r}"
+        raise SettingsError(f"{msg}, e.g. {BASE_URL_EXAMPLE}")
+    if "/wms/lgfapi" in parts.path:
+        msg = "setting base_url must be the environment root, without /wms/lgfapi/..."
+        raise SettingsError(f"{msg}: {safe_url(base_url)!r}")
+    dates = {name: _date_setting(config, name) for name in ("start_date", "end_date")}
+    start, end = dates["start_date"], dates["end_date"]
+    if start and end and end <= start:
+        msg = (
+            f"setting end_date {config['end_date']} is not after start_date "
+            f"{config['start_date']}: the window [start_date, end_date) is empty"
+        )
+        raise SettingsError(msg)
+    build_authenticator(config)  # names missing credentials before any request
+
+
+def _date_setting(config: Mapping[str, t.Any], name: str) -> t.Any:
+    if not (value := config.get(name)):
+        return None
+    try:
+        return parse_timestamp(str(value))
+    except ValueError:
+        msg = f"setting {name} is not an ISO-8601 date-time: {value!r} (e.g. 2026-01-31T00:00:00Z)"
+        raise SettingsError(msg) from None
+
+
+def _with_replication_method(catalog: dict | None) -> dict | None:
+    """The catalog with each stream's Singer `replication-method` metadata honoured.
+
+    The SDK reads only the legacy top-level `replication_method` (which discovery writes as
+    INCREMENTAL) and `forced-replication-method`; the Singer metadata key that users edit,
+    and that Meltano's `metadata:` sets, wins here over both.
+    """
+    if not isinstance(catalog, dict):
+        return catalog
+    streams = []
+    for entry in catalog.get("streams", []):
+        root = next(
+            (m.get("metadata", {}) for m in entry.get("metadata", []) if m.get("breadcrumb") == []),
+            {},
+        )
+        method = root.get("replication-method") or entry.get("replication_method")
+        if method and method not in REPLICATION_METHODS:
+            msg = (
+                f"catalog stream '{entry.get('tap_stream_id')}': replication-method "
+                f"{method!r} is not one of {', '.join(sorted(REPLICATION_METHODS))}"
+            )
+            raise SettingsError(msg)
+        streams.append({**entry, "replication_method": method} if method else entry)
+    return {**catalog, "streams": streams}
 
 
 if __name__ == "__main__":

@@ -4,8 +4,12 @@ the WMS simulator (a real HTTP server on 127.0.0.1) for integration tests."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import typing as t
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import responses
@@ -13,7 +17,7 @@ from tap_gruponos_wms.client import WmsStream
 from tap_gruponos_wms.tap import TapGruponosWms
 from tap_gruponos_wms.writer import SingerOutputWriter
 
-from .mock_api import API, DESCRIBE, SERVER_DATE
+from .mock_api import API, DESCRIBE, ENTITIES, SERVER_DATE
 
 
 class CapturingWriter(SingerOutputWriter):
@@ -103,11 +107,9 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def api() -> t.Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.get(
-            API,
-            json={"results": ["order_hdr", "order_dtl", "allocation"]},
-            headers={"Date": SERVER_DATE},
-        )
+        mock.get(API, json={"results": ENTITIES}, headers={"Date": SERVER_DATE})
+        for entity, code in (("facility", "FAC1"), ("company", "GRUPONOS")):
+            mock.get(f"{API}{entity}/", json={"results": [{"id": 1, "code": code}]})
         for entity in ("order_hdr", "order_dtl", "allocation"):
             mock.get(f"{API}{entity}/describe/", json=DESCRIBE)
         yield mock
@@ -132,3 +134,60 @@ def sim_config(sim: t.Any) -> dict[str, t.Any]:
         "lookback_minutes": 0,
         "max_retries": 3,
     }
+
+
+@dataclass
+class CliRun:
+    """A finished `tap-gruponos-wms` process: exit code, parsed stdout, stderr lines."""
+
+    returncode: int
+    output: SingerOutput
+    stdout: str
+    stderr: str
+
+    @property
+    def errors(self) -> list[str]:
+        """The ERROR lines (the console format is `time | LEVEL | logger | message`)."""
+        return [line for line in self.stderr.splitlines() if "| ERROR " in line]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if "| WARNING " in line]
+
+    def state_after(self, given: dict | None) -> dict:
+        """The state this run leaves: its last STATE, else the one it was given."""
+        return self.output.last_state if self.output.states else (given or {})
+
+    def assert_one_line_failure(self, *needles: str) -> str:
+        """Exit 1, exactly one ERROR line holding every needle, no traceback."""
+        assert self.returncode == 1, self.stderr
+        assert "Traceback" not in self.stderr, self.stderr
+        assert len(self.errors) == 1, self.errors
+        line = self.errors[0]
+        for needle in needles:
+            assert needle in line, (needle, line)
+        return line
+
+
+@pytest.fixture
+def tap_cli(tmp_path: Path) -> t.Callable[..., CliRun]:
+    """Run the real tap executable (`python -m tap_gruponos_wms.tap`) in a subprocess."""
+
+    def run(
+        config: dict[str, t.Any],
+        *args: str,
+        catalog: dict | None = None,
+        state: dict | None = None,
+    ) -> CliRun:
+        command = [sys.executable, "-m", "tap_gruponos_wms.tap", *args]
+        for option, value in (("--config", config), ("--catalog", catalog), ("--state", state)):
+            if value is not None:
+                path = tmp_path / f"{option[2:]}-{uuid.uuid4().hex}.json"
+                path.write_text(json.dumps(value))
+                command += [option, str(path)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        lines = [] if "--discover" in args else done.stdout.splitlines()
+        messages = [json.loads(line) for line in lines]
+        return CliRun(done.returncode, SingerOutput(messages), done.stdout, done.stderr)
+
+    return run

@@ -9,6 +9,7 @@ from responses import matchers
 
 ROOT = "http://127.0.0.1:9/gruponos_test"
 API = f"{ROOT}/wms/lgfapi/v10/entity/"
+ENTITIES = ["order_hdr", "order_dtl", "allocation", "facility", "company"]
 SERVER_DATE = "Thu, 26 Nov 2026 12:00:00 GMT"
 HI = "2026-11-26T12:00:00+00:00"
 LO = "2026-11-26T11:00:00+00:00"

@@ -12,10 +12,10 @@ from urllib.parse import parse_qs
 import pytest
 import requests
 import responses
-from singer_sdk.exceptions import ConfigValidationError
 from tap_gruponos_wms import auth
-from tap_gruponos_wms.auth import ClientCredentialsAuthenticator, WmsAuthError, build_authenticator
+from tap_gruponos_wms.auth import ClientCredentialsAuthenticator, build_authenticator
 from tap_gruponos_wms.client import safe_url
+from tap_gruponos_wms.errors import SettingsError, WmsAuthError
 from wms_simulator import WmsSimulator
 
 from .mock_api import API, CONFIG, STATE, page, rec, window
@@ -151,7 +151,7 @@ def test_refused_token_request_fails_naming_the_credentials_not_showing_them(
     ],
 )
 def test_missing_credentials_are_named_before_any_request(config, missing) -> None:
-    with pytest.raises(ConfigValidationError, match=missing):
+    with pytest.raises(SettingsError, match=missing):
         build_authenticator(config)
 
 

@@ -3,6 +3,8 @@ complete snapshot."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from singer_sdk.exceptions import FatalAPIError
 from wms_simulator import Fault
@@ -63,3 +65,38 @@ def test_full_table_run_failing_midway_sends_no_activate_version(sim, sim_config
         run_tap({**sim_config, "max_retries": 0}, streams=[STREAM], method="FULL_TABLE", raw=raw)
     assert any('"type":"RECORD"' in line for line in raw)
     assert not any('"type":"ACTIVATE_VERSION"' in line for line in raw)
+
+
+def discovered_with(tap_cli, sim_config, **root_metadata: str) -> dict:
+    """The discovered catalog (top-level replication_method INCREMENTAL, as discovery writes
+    it) with this Singer metadata set on every stream, as a user edits it."""
+    catalog = json.loads(tap_cli(sim_config, "--discover").stdout)
+    for entry in catalog["streams"]:
+        assert entry["replication_method"] == "INCREMENTAL"
+        root = next(m for m in entry["metadata"] if m["breadcrumb"] == [])
+        root["metadata"].update(root_metadata)
+    return catalog
+
+
+def test_the_singer_replication_method_metadata_chooses_full_table(
+    sim, sim_config, tap_cli
+) -> None:
+    catalog = discovered_with(tap_cli, sim_config, **{"replication-method": "FULL_TABLE"})
+
+    run = tap_cli(sim_config, catalog=catalog)
+
+    assert run.returncode == 0, run.stderr
+    assert len(run.output.ids(STREAM)) == len(sim.records(ENTITY))
+    assert {m["stream"] for m in run.output.of_type("ACTIVATE_VERSION")} == {
+        "allocations",
+        "order_headers",
+        "order_details",
+    }
+    lists = [e for e in sim.request_log if e["query"].get("page_size")]
+    assert lists and all(e["query"]["ordering"] == "id" for e in lists)
+
+
+def test_an_unknown_replication_method_is_one_line_naming_the_stream(sim_config, tap_cli) -> None:
+    catalog = discovered_with(tap_cli, sim_config, **{"replication-method": "FULL"})
+    run = tap_cli(sim_config, catalog=catalog)
+    run.assert_one_line_failure("catalog stream 'allocations'", "replication-method 'FULL'")

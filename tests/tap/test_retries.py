@@ -89,3 +89,36 @@ def test_persistent_server_errors_fail_naming_entity_url_and_last_status(
     assert "gave up after 3 attempts" in message
     assert list_statuses(sim) == [502, 502, 502]
     assert "wms_pass" not in message + caplog.text
+
+
+def test_request_timeout_bounds_a_whole_response_that_trickles_and_it_is_retried(
+    sim, sim_config, tap_cli
+) -> None:
+    # One byte a second: each read waits far less than request_timeout, the whole response
+    # (several hundred bytes) would take minutes.
+    sim.add_faults(
+        Fault(status=200, drip_ms=1000, times=1, entity=ENTITY, path_contains="page_size")
+    )
+    started = time.monotonic()
+
+    run = tap_cli({**sim_config, "request_timeout": 2})
+
+    elapsed = time.monotonic() - started
+    assert run.returncode == 0, run.stderr
+    assert sorted(run.output.ids(STREAM)) == sorted(r["id"] for r in sim.records(ENTITY))
+    assert [line for line in run.warnings if "attempt 1 failed (ReadTimeout)" in line]
+    assert elapsed < 30, "cut off after request_timeout, not after the whole trickle"
+
+
+def test_a_response_trickling_past_every_retry_fails_naming_request_timeout(
+    sim, sim_config, tap_cli
+) -> None:
+    sim.add_faults(
+        Fault(status=200, drip_ms=1000, times=2, entity=ENTITY, path_contains="page_size")
+    )
+    run = tap_cli({**sim_config, "request_timeout": 1, "max_retries": 1})
+    run.assert_one_line_failure(
+        "order_dtl: GET",
+        "failed after 2 attempts",
+        "no complete response within request_timeout=1 s",
+    )

@@ -152,6 +152,9 @@ def print_audit(warehouse: Path, runs: tuple[str, ...]) -> None:
 def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups on kill
+    # Meltano writes each plugin's resolved config, passwords included, under .meltano/run/
+    # with the process umask: owner-only files, as docs/operations.md asks of a scheduler.
+    os.umask(0o077)
     meltano = str(BIN / "meltano")
     env = dict(
         os.environ,

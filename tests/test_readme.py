@@ -56,3 +56,23 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert "bash scripts/demo.sh" in README
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert "bash scripts/test.sh" in [line.strip() for line in ci]
+
+
+DOCS = [
+    "README.md",
+    "docs/operations.md",
+    "tap-gruponos-wms/README.md",
+    "target-gruponos-oracle/README.md",
+]
+CONFIG_SUBCOMMANDS = {"list", "set", "print", "unset", "reset", "test"}
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_documented_meltano_commands_use_the_meltano_4_forms(doc: str) -> None:
+    """`meltano config <subcommand> <plugin>` (3.x wrote `config <plugin> <subcommand>`), and
+    the plugin type of `meltano add` as an option (a positional one adds a second plugin)."""
+    text = (ROOT / doc).read_text()
+    for match in re.finditer(r"meltano (?:--\S+ (?:\S+ )?)*config ((?:--\S+ )*)([\w<>-]+)", text):
+        assert match.group(2) in CONFIG_SUBCOMMANDS | {"<subcommand>"}, match.group(0)
+    for match in re.finditer(r"meltano add [^\n`]*", text):
+        assert "--plugin-type" in match.group(0), match.group(0)

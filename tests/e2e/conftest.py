@@ -45,9 +45,9 @@ def clean_environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(_OWN_PREFIXES)}
 
 
-def run(cmd: list[str], env: dict[str, str], check: bool = True, **kw: Any):
-    """Run a command in the repository; on failure show its output in the assertion."""
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, **kw)
+def run(cmd: list[str], env: dict[str, str], check: bool = True, cwd: Path = REPO, **kw: Any):
+    """Run a command (in the repository by default); on failure show its output."""
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, **kw)
     if check and proc.returncode != 0:
         pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stderr[-6000:]}")
     return proc

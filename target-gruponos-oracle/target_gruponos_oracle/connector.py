@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from singer_sdk.exceptions import ConfigValidationError
@@ -28,6 +30,71 @@ RESERVED = frozenset(RESERVED_WORDS) | {
     "FILE", "ONLINE", "SUCCESSFUL", "VALIDATE", "MAXEXTENTS", "INCREMENT", "INITIAL",
 }  # fmt: skip
 _NOT_IDENTIFIER_CHAR = re.compile(r"[^A-Z0-9_]")
+
+
+SUPPORTED_URLS = (
+    "oracle+oracledb://user:password@host:1521/?service_name=SVC (Oracle, python-oracledb) "
+    "or sqlite:///path/to/file.db (SQLite)"
+)
+# SQLAlchemy URL schemes the target runs on -> the driver name it uses for them
+_DRIVERS = {
+    "oracle": "oracle+oracledb",
+    "oracle+oracledb": "oracle+oracledb",
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite+pysqlite",
+}
+SQLITE_DEFAULT_TIMEOUT = 5  # seconds; sqlite3's default wait for another writer's lock
+
+
+class SettingError(ConfigValidationError):
+    """A setting the target cannot run with; the message names it (never a secret value)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, errors=[message])
+
+
+def parse_url(text: str) -> sa.URL:
+    """``sqlalchemy_url`` read the way users write it.
+
+    The host starts after the *last* ``@``, so a password may hold ``@`` (and ``:`` or
+    ``/``) unescaped; percent-escapes are decoded as SQLAlchemy does. Only Oracle and SQLite
+    URLs are accepted. Errors never quote the text: it holds the password.
+    """
+    scheme, sep, rest = text.partition("://")
+    drivername = _DRIVERS.get(scheme.lower()) if sep else None
+    if drivername is None:
+        what = f"database '{scheme}' is not supported" if sep else "not a database URL"
+        raise SettingError(f"setting sqlalchemy_url: {what}; supported: {SUPPORTED_URLS}")
+    if drivername.startswith("sqlite"):  # a path, no credentials: may hold '@' itself
+        return sa.make_url(f"{drivername}://{rest}")
+    userinfo, at, location = rest.rpartition("@")
+    try:
+        url = sa.make_url(f"{drivername}://{location}")
+    except (sa.exc.ArgumentError, ValueError):
+        msg = (
+            "setting sqlalchemy_url: the host, port and service after the last '@' cannot be "
+            f"read; expected {SUPPORTED_URLS}"
+        )
+        raise SettingError(msg) from None
+    if not at:
+        return url
+    username, colon, password = userinfo.partition(":")
+    return url.set(username=unquote(username), password=unquote(password) if colon else None)
+
+
+def ensure_writable_folder(folder: Path) -> None:
+    """Create the SQLite file's folder if missing, and check SQLite can write there (it
+    creates its journal next to the file); failures name the folder and the OS reason."""
+    action = "create"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        action = "write in"
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        msg = f"setting sqlalchemy_url: cannot {action} the folder '{folder}' of the SQLite file"
+        raise SettingError(f"{msg}: {reason}") from None
 
 
 class SchemaError(ValueError):
@@ -334,7 +401,7 @@ class OracleConnector(SQLConnector):
         missing must fail, not load into a local file while its bookmarks advance.
         """
         if config.get("sqlalchemy_url"):
-            return config["sqlalchemy_url"]
+            return parse_url(config["sqlalchemy_url"]).render_as_string(hide_password=False)
         if config.get("host"):
             return sa.URL.create(
                 "oracle+oracledb",
@@ -350,7 +417,7 @@ class OracleConnector(SQLConnector):
             "no database configured: set sqlalchemy_url (e.g. sqlite:///output/warehouse.db "
             "for a local file) or host, service_name, username and password for Oracle"
         )
-        raise ConfigValidationError(msg, errors=[msg])
+        raise SettingError(msg)
 
     @property
     def masked_url(self) -> str:
@@ -361,8 +428,22 @@ class OracleConnector(SQLConnector):
         """Engine for the configured URL; the SQLite file's folder is created if missing."""
         url = sa.make_url(self.sqlalchemy_url)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            ensure_writable_folder(Path(url.database).parent)
         return sa.create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
+
+    def explain(self, exc: BaseException) -> str:
+        """The database's reason for a failure; for a locked SQLite file, also how long the
+        target waited and how to make it wait longer."""
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # one line
+        if self.dialect.name == "sqlite" and "database is locked" in reason:
+            url = sa.make_url(self.sqlalchemy_url)
+            waited = url.query.get("timeout", SQLITE_DEFAULT_TIMEOUT)
+            reason += (
+                f" (another process held the SQLite file longer than the {waited} s the "
+                "target waits; to wait longer add ?timeout=SECONDS to sqlalchemy_url, e.g. "
+                "sqlite:///output/warehouse.db?timeout=60)"
+            )
+        return reason
 
     @property
     def dialect(self) -> Dialect:

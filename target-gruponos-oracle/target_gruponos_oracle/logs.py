@@ -12,8 +12,9 @@ import time
 import traceback
 import typing as t
 
-# The password of any URL in a message: scheme://user:PASSWORD@host
-_URL_PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@\s]+@")
+# The password of any URL in a message: scheme://user:PASSWORD@host, up to the last '@'
+# (as the target reads sqlalchemy_url: a password may hold '@')
+_URL_PASSWORD = re.compile(r"(://[^/:@\s]*:)\S+@")
 # Shorter values are left alone: masking them would garble every word containing them.
 _MIN_SECRET_LENGTH = 4
 _secrets: set[str] = set()

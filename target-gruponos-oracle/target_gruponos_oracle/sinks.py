@@ -382,7 +382,7 @@ class OracleSink(SQLSink[OracleConnector]):
         except (sa.exc.DBAPIError, OverflowError, self.connector.dialect.loaded_dbapi.Error) as exc:
             msg = (
                 f"stream '{self.stream_name}', {span(first, last)}: the database refused "
-                f"the batch (nothing of it was committed): {getattr(exc, 'orig', exc)}"
+                f"the batch (nothing of it was committed): {self.connector.explain(exc)}"
             )
             raise DatabaseError(msg) from None
         self._audit.committed(counts)

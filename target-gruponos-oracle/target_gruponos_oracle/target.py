@@ -10,10 +10,12 @@ import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
 
+import jsonschema
 import sqlalchemy as sa
 from singer_sdk import typing as th
 from singer_sdk.exceptions import (
     ConfigurationError,
+    ConfigValidationError,
     InvalidJSONSchema,
     RecordsWithoutSchemaException,
 )
@@ -148,8 +150,9 @@ class TargetGruponosOracle(SQLTarget):
             secret=True,
             description=(
                 "SQLAlchemy URL: Oracle `oracle+oracledb://user:pw@host:1521/?service_name=SVC` "
-                "or SQLite `sqlite:///path.db`. Overrides host/port/service_name/username/"
-                "password; one of the two is required."
+                "or SQLite `sqlite:///path.db` (waits 5 s for a locked file; "
+                "`?timeout=SECONDS` to change). Overrides host/port/service_name/username/"
+                "password; one of the two is required. The host starts after the last `@`."
             ),
         ),
         th.Property("host", th.StringType, description="Oracle host (when no sqlalchemy_url)."),
@@ -204,11 +207,11 @@ class TargetGruponosOracle(SQLTarget):
         ),
         th.Property(
             "batch_size_rows",
-            th.IntegerType,
+            th.IntegerType(minimum=1),
             default=10000,
             description=(
-                "Rows per batch; each batch is one transaction (one MERGE), and peak memory "
-                "follows it."
+                "Rows per batch (at least 1); each batch is one transaction (one MERGE), and "
+                "peak memory follows it."
             ),
         ),
         th.Property(
@@ -309,8 +312,8 @@ class TargetGruponosOracle(SQLTarget):
         try:
             yield
         except sa.exc.SQLAlchemyError as exc:
-            reason = getattr(exc, "orig", None) or exc
-            msg = f"stream '{stream}': database {self.target_connector.masked_url}: {reason}"
+            connector = self.target_connector
+            msg = f"stream '{stream}': database {connector.masked_url}: {connector.explain(exc)}"
             raise DatabaseError(msg) from None
 
     def _process_record_message(self, message_dict: dict) -> None:
@@ -358,6 +361,14 @@ class TargetGruponosOracle(SQLTarget):
             for where, record in batch_records(stream, url):
                 self._load_record(stream, stream_maps, record, message, where)
         self._handle_max_record_age()
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Invalid settings fail in one line naming each setting and what it accepts."""
+        try:
+            return super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            problems = setting_problems(self.config_jsonschema, self._config)
+            raise ConfigValidationError("; ".join(problems), errors=problems) from exc
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict) -> None:
@@ -426,6 +437,30 @@ class TargetGruponosOracle(SQLTarget):
         except Exception as exc:  # anything else: still one line, exit 1
             log_unexpected(cls.logger, exc)
             sys.exit(1)
+
+
+def setting_problems(config_schema: dict, config: t.Mapping[str, t.Any]) -> list[str]:
+    """One message per invalid setting, naming it and what it accepts (secret values are
+    never quoted)."""
+    problems = []
+    for error in jsonschema.Draft7Validator(config_schema).iter_errors(config):
+        name = ".".join(str(part) for part in error.path) or "(config)"
+        spec = config_schema["properties"].get(error.path[0], {}) if error.path else {}
+        value = "the value" if spec.get("secret") else repr(error.instance)
+        if error.validator == "enum":
+            allowed = ", ".join(str(v) for v in error.validator_value if v is not None)
+            problems.append(f"setting {name}: {value} is not allowed; allowed values: {allowed}")
+        elif error.validator == "minimum":
+            problems.append(
+                f"setting {name}: {value} is below the minimum, {error.validator_value}"
+            )
+        elif error.validator == "type":
+            problems.append(f"setting {name}: {value} is not of type {error.validator_value}")
+        else:
+            problems.append(
+                f"setting {name}: {error.message if not spec.get('secret') else 'invalid'}"
+            )
+    return problems or ["Config validation failed"]
 
 
 def _failure_line(exc: BaseException) -> str:

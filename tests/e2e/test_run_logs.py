@@ -65,7 +65,11 @@ def test_target_rejecting_a_record_logs_stream_line_and_field_at_error(
 @pytest.mark.parametrize(
     ("url", "cause", "secret"),
     [
-        ("sqlite:////proc/nope/x.db", "No such file or directory: '/proc/nope'", None),
+        (
+            "sqlite:////proc/nope/x.db",
+            "cannot create the folder '/proc/nope' of the SQLite file: No such file or directory",
+            None,
+        ),
         (
             "oracle+oracledb://wms_loader:Db-Secret-9@127.0.0.1:9/?service_name=NOPE",
             "127.0.0.1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -12,11 +13,15 @@ from target_gruponos_oracle.target import TargetGruponosOracle
 from .target_testkit import TARGET_CMD, detail, schema, singer_text
 
 
-def _run_on_unusable_folder(tmp_path, **env: str) -> subprocess.CompletedProcess:
-    config = tmp_path / "config.json"
-    config.write_text('{"sqlalchemy_url": "sqlite:////proc/nope/x.db"}')
+def _run_with_a_failing_stream_map(tmp_path, **env: str) -> subprocess.CompletedProcess:
+    # a stream map expression that raises on the first record: nothing the target anticipates
+    config = {
+        "sqlalchemy_url": f"sqlite:///{tmp_path / 'wms.db'}",
+        "stream_maps": {"order_details": {"boom": "int('x')"}},
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
     return subprocess.run(
-        [*TARGET_CMD, "--config", str(config)],
+        [*TARGET_CMD, "--config", str(tmp_path / "config.json")],
         input=singer_text([schema(), detail(1)]),
         capture_output=True,
         text=True,
@@ -27,23 +32,21 @@ def _run_on_unusable_folder(tmp_path, **env: str) -> subprocess.CompletedProcess
 
 
 def test_unexpected_exception_is_one_error_line_with_its_type_and_message(tmp_path):
-    result = _run_on_unusable_folder(tmp_path)
+    result = _run_with_a_failing_stream_map(tmp_path)
 
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
     assert len(errors) == 1, result.stderr
-    assert errors[0].endswith(
-        "FileNotFoundError: [Errno 2] No such file or directory: '/proc/nope'"
-    )
+    assert errors[0].endswith("ValueError: invalid literal for int() with base 10: 'x'")
     assert "Traceback" not in result.stderr
 
 
 def test_unexpected_exception_traceback_appears_at_debug_level(tmp_path):
-    result = _run_on_unusable_folder(tmp_path, TARGET_GRUPONOS_ORACLE_LOGLEVEL="DEBUG")
+    result = _run_with_a_failing_stream_map(tmp_path, TARGET_GRUPONOS_ORACLE_LOGLEVEL="DEBUG")
 
     assert result.returncode == 1
     assert "Traceback of the failure above" in result.stderr
-    assert "in create_engine" in result.stderr
+    assert "in _process_record_message" in result.stderr
 
 
 def test_unexpected_failure_lines_never_show_a_secret(caplog):

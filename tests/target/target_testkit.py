@@ -135,6 +135,15 @@ class Loader:
             return {r[1]: r[2] for r in conn.execute(f"PRAGMA table_info({table})")}
 
 
+def one_error(result: subprocess.CompletedProcess) -> str:
+    """The single ERROR line of a run that failed cleanly (exit 1, no traceback)."""
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return errors[0]
+
+
 def states_of(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 

@@ -13,6 +13,7 @@ from .target_testkit import (
     batch,
     batch_file,
     detail,
+    one_error,
     record,
     schema,
     sdk_tap_into_target,
@@ -103,20 +104,12 @@ def test_state_after_a_batch_is_written_only_once_its_rows_are_committed(loader,
     assert [r["ID"] for r in loader.rows()] == [1, 2, 3]
 
 
-def _one_error(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
-    assert len(errors) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return errors[0]
-
-
 def test_bad_record_in_a_batch_file_names_stream_file_line_and_field(loader, tmp_path):
     url = batch_file(tmp_path / "b.json.gz", [*_rows(1), *_rows(2, ord_qty="a lot")])
 
     result = loader.run_process([schema(), batch(url), state(2)])
 
-    error = _one_error(result)
+    error = one_error(result)
     assert f"stream 'order_details', file '{url}', line 2, field 'ord_qty'" in error
     assert "must be number" in error
     assert states_of(result.stdout) == []  # the STATE after the batch never came out
@@ -144,7 +137,7 @@ def test_unreadable_manifest_fails_naming_stream_and_file(loader, tmp_path, url,
 
     result = loader.run_process([schema(), batch(url, **encoding), state(1)])
 
-    error = _one_error(result)
+    error = one_error(result)
     assert "stream 'order_details'" in error
     assert url in error
     assert reason in error
@@ -154,7 +147,7 @@ def test_unreadable_manifest_fails_naming_stream_and_file(loader, tmp_path, url,
 def test_batch_before_its_schema_names_the_stream(loader, tmp_path):
     url = batch_file(tmp_path / "b.json.gz", _rows(1))
 
-    error = _one_error(loader.run_process([batch(url, stream="allocations")]))
+    error = one_error(loader.run_process([batch(url, stream="allocations")]))
 
     assert "stream 'allocations', line 1: BATCH before its SCHEMA" in error
 

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 
 import pytest
 
-from .target_testkit import detail, schema
+from .target_testkit import detail, one_error, schema
 
 PASSWORD = "p@ssW0rd-X"
 
 
-def _one_error(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
-    assert len(errors) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return errors[0]
-
-
 def test_unknown_load_method_names_the_setting_and_the_allowed_values(loader):
-    error = _one_error(loader.run_process([schema(), detail(1)], load_method="merge"))
+    error = one_error(loader.run_process([schema(), detail(1)], load_method="merge"))
 
     assert "setting load_method: 'merge' is not allowed" in error
     assert "allowed values: append-only, upsert, overwrite" in error
@@ -29,14 +20,14 @@ def test_unknown_load_method_names_the_setting_and_the_allowed_values(loader):
 
 @pytest.mark.parametrize("size", [0, -5])
 def test_batch_size_rows_below_one_is_rejected(loader, size):
-    error = _one_error(loader.run_process([schema(), detail(1)], batch_size_rows=size))
+    error = one_error(loader.run_process([schema(), detail(1)], batch_size_rows=size))
 
     assert f"setting batch_size_rows: {size} is below the minimum, 1" in error
     assert not loader.db.exists()
 
 
 def test_a_secret_setting_of_the_wrong_type_is_named_without_its_value(loader):
-    error = _one_error(loader.run_process([schema(), detail(1)], password=987654321))
+    error = one_error(loader.run_process([schema(), detail(1)], password=987654321))
 
     assert "setting password" in error
     assert "987654321" not in error
@@ -47,7 +38,7 @@ def test_sqlite_folder_that_cannot_be_created_names_path_and_os_reason(loader, t
     blocker.write_text("a file where the folder should be")
     url = f"sqlite:///{blocker}/warehouse.db"
 
-    error = _one_error(loader.run_process([schema(), detail(1)], sqlalchemy_url=url))
+    error = one_error(loader.run_process([schema(), detail(1)], sqlalchemy_url=url))
 
     assert f"cannot create the folder '{blocker}' of the SQLite file: File exists" in error
     assert "setting sqlalchemy_url" in error
@@ -55,7 +46,7 @@ def test_sqlite_folder_that_cannot_be_created_names_path_and_os_reason(loader, t
 
 def test_sqlite_folder_that_cannot_be_written_names_path_and_os_reason(loader):
     # sysfs refuses new files even to root; a chmod'ed folder would not stop root
-    error = _one_error(
+    error = one_error(
         loader.run_process([schema(), detail(1)], sqlalchemy_url="sqlite:////sys/kernel/wms.db")
     )
 
@@ -75,7 +66,7 @@ def test_sqlite_folder_that_cannot_be_written_names_path_and_os_reason(loader):
 def test_unsupported_database_url_names_the_supported_ones(loader, url, what):
     result = loader.run_process([schema(), detail(1)], sqlalchemy_url=url)
 
-    error = _one_error(result)
+    error = one_error(result)
     assert what in error
     assert "supported: oracle+oracledb://" in error
     assert "sqlite:///" in error
@@ -87,7 +78,7 @@ def test_password_with_an_unescaped_at_sign_is_read_whole_and_never_shown(loader
 
     result = loader.run_process([schema(), detail(1)], sqlalchemy_url=url)
 
-    error = _one_error(result)  # nothing listens on port 9
+    error = one_error(result)  # nothing listens on port 9
     everything = result.stderr + result.stdout
     for part in ("p@ss", "ssW0rd", "W0rd-X", "p%40"):
         assert part not in everything
@@ -122,7 +113,7 @@ def test_locked_sqlite_file_says_how_long_it_waited_and_how_to_wait_longer(loade
         holder.execute("ROLLBACK")
         holder.close()
 
-    error = _one_error(result)
+    error = one_error(result)
     assert "database is locked" in error
     assert "longer than the 0.3 s the target waits" in error
     assert "add ?timeout=SECONDS to sqlalchemy_url" in error

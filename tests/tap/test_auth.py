@@ -219,3 +219,36 @@ def test_debug_logs_of_a_basic_run_carry_no_credentials(sim, sim_config, run_tap
 
 def test_urls_in_messages_never_carry_user_info() -> None:
     assert safe_url("https://user:pw@wms.example/env/x?a=1") == "https://wms.example/env/x?a=1"
+
+
+@pytest.mark.parametrize(
+    "mode", [(), ("--discover",), ("--test",)], ids=["sync", "discover", "test"]
+)
+def test_refused_basic_credentials_are_one_line_in_every_mode(
+    sim, sim_config, tap_cli, mode
+) -> None:
+    run = tap_cli({**sim_config, "password": "not-the-password"}, *mode)
+    run.assert_one_line_failure("answered 401", "check username and password")
+    assert "not-the-password" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("token_url", "needles"),
+    [
+        (None, ["OAuth2 token request to", "failed with status 401", "oauth_client_secret"]),
+        (
+            "http://127.0.0.1:9/oauth2/v1/token",
+            ["request to http://127.0.0.1:9/oauth2/v1/token failed: ConnectionError"],
+        ),
+    ],
+    ids=["refused", "unreachable"],
+)
+def test_oauth2_token_failures_are_one_line_without_the_secret(
+    sim, tap_cli, token_url, needles
+) -> None:
+    config = {**oauth_config(sim), "oauth_client_secret": "not-the-secret", "max_retries": 1}
+    if token_url:
+        config["oauth_token_url"] = token_url
+    run = tap_cli(config)
+    run.assert_one_line_failure(*needles)
+    assert "not-the-secret" not in run.stderr

@@ -5,8 +5,9 @@ the tap cannot trust (an HTTP error, a body of the wrong shape, a record without
 keyset the server did not honour) ends the process with ONE line on the tap's logger at
 ERROR, naming what is wrong and where (setting, entity, record, field, URL without
 credentials), and exit code 1, in every mode (sync, `--discover`, `--test`, under
-`meltano run`). The traceback of such a failure is logged at DEBUG only. Anything else is a
-bug: it keeps the SDK's handling (its excepthook logs the traceback at ERROR).
+`meltano run`). Anything else is a bug, reported the same way as one line with the exception's
+type and message. Tracebacks are logged at DEBUG only, as text: Meltano shows a plugin's
+`exc_info` as a multi-line panel on error lines and drops it on debug lines.
 
 Code that detects a failure raises one of the types below (or the SDK's `FatalAPIError` /
 `ConfigValidationError`) with the line as its message; it never logs or prints the failure
@@ -17,7 +18,9 @@ logger, a structured field) is a change to `report` alone.
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import traceback
 import typing as t
 from urllib.parse import urlsplit, urlunsplit
 
@@ -28,6 +31,11 @@ if t.TYPE_CHECKING:
     import click
 
 EXIT_FAILURE = 1
+# The password of any URL in a message: scheme://user:PASSWORD@host
+_URL_PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@\s]+@")
+# Shorter values are left alone: masking them would garble every word containing them.
+_MIN_SECRET_LENGTH = 4
+_secrets: set[str] = set()
 
 
 class WmsError(Exception):
@@ -80,14 +88,34 @@ def one_line(error: BaseException) -> str:
     return " ".join(text.split())
 
 
-def report(logger: logging.Logger, error: BaseException) -> None:
-    """Log the failure as one ERROR line; its traceback only when DEBUG is enabled."""
-    logger.error("%s", one_line(error))
-    logger.debug("traceback of the failure above", exc_info=error)
+def remember_secrets(config: t.Mapping[str, t.Any], config_schema: dict) -> None:
+    """Note the values of the settings the schema marks secret, to keep them out of reports."""
+    for name, prop in config_schema.get("properties", {}).items():
+        value = config.get(name)
+        if prop.get("secret") and isinstance(value, str) and len(value) >= _MIN_SECRET_LENGTH:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    """The text with URL passwords and remembered secret values replaced by ***."""
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    for secret in sorted(_secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def report(logger: logging.Logger, error: BaseException, *, expected: bool = True) -> None:
+    """Log the failure as one ERROR line (an unexpected one as `Type: message`); its
+    traceback only when DEBUG is enabled."""
+    line = one_line(error) if expected else " ".join(f"{type(error).__name__}: {error}".split())
+    logger.error("%s", redact(line))
+    if logger.isEnabledFor(logging.DEBUG):
+        trace = "".join(traceback.format_exception(error)).rstrip()
+        logger.debug("Traceback of the failure above:\n%s", redact(trace))
 
 
 def guard_cli(command: click.Command, logger: logging.Logger) -> click.Command:
-    """Wrap the SDK's click command so expected failures exit 1 with one line.
+    """Wrap the SDK's click command so any failure exits 1 with one line.
 
     Wrapping `main` (not `invoke`) also covers `--discover` and `--test`: click runs those
     option callbacks while parsing arguments, before the SDK's `invoke` and its handler.
@@ -99,6 +127,9 @@ def guard_cli(command: click.Command, logger: logging.Logger) -> click.Command:
             return main(*args, **kwargs)
         except EXPECTED as error:
             report(logger, error)
+            sys.exit(EXIT_FAILURE)
+        except Exception as error:  # a bug: still one line, the traceback at DEBUG
+            report(logger, error, expected=False)
             sys.exit(EXIT_FAILURE)
 
     command.main = guarded_main  # type: ignore[method-assign]

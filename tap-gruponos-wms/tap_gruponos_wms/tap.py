@@ -13,7 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_gruponos_wms.auth import build_authenticator
-from tap_gruponos_wms.errors import SettingsError, guard_cli, safe_url
+from tap_gruponos_wms.errors import SettingsError, guard_cli, remember_secrets, safe_url
 from tap_gruponos_wms.pagination import parse_timestamp
 from tap_gruponos_wms.streams import STREAM_TYPES
 from tap_gruponos_wms.writer import SingerOutputWriter
@@ -147,6 +147,7 @@ class TapGruponosWms(Tap):
         self._codes_checked = False
         self._codes_lock = threading.Lock()
         super().__init__(catalog=_with_replication_method(catalog), **kwargs)
+        remember_secrets(self.config, self.config_jsonschema)
 
     @classmethod
     def get_singer_command(cls) -> click.Command:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import Pipeline
+from wms_simulator import Fault
 
 pytestmark = pytest.mark.e2e
 
@@ -50,6 +51,22 @@ def assert_cause_logged(proc: Any, plugin: str, *fragments: str) -> None:
     messages = [e.get("event", "") for e in errors]
     assert any(all(f in m for f in fragments) for m in messages), messages
     assert not [e for e in errors if e.get("plugin_exception")], "traceback at error level"
+
+
+def test_tap_refused_by_the_wms_logs_the_cause_at_error(pipeline: Pipeline) -> None:
+    # fails in discovery, which Meltano runs before the pipeline
+    proc = run_failing(pipeline, TAP_GRUPONOS_WMS_PASSWORD="Wrong-Pass-7")
+
+    assert_cause_logged(proc, TAP, "401", "username")
+    assert "Wrong-Pass-7" not in proc.stdout + proc.stderr
+
+
+def test_tap_failing_during_the_read_logs_the_cause_at_error(pipeline: Pipeline) -> None:
+    pipeline.sim.add_faults(Fault(status=500, times=50, path_contains="mod_ts__gte"))
+
+    proc = run_failing(pipeline, TAP_GRUPONOS_WMS_MAX_RETRIES="0")
+
+    assert_cause_logged(proc, TAP, "answered 500")
 
 
 def test_target_rejecting_a_record_logs_stream_line_and_field_at_error(

@@ -1,5 +1,5 @@
-"""What the tap logs for people: progress while reading, a summary per stream, the end of a
-run whose target died."""
+"""What the tap logs for people: progress while reading, a summary per stream, a failure
+nobody anticipated, the end of a run whose target died."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import re
 import subprocess
 import sys
 import time
+import typing as t
 
 import pytest
+from tap_gruponos_wms.client import WmsStream
 from tap_gruponos_wms.progress import ReadProgress, duration
+from tap_gruponos_wms.tap import TapGruponosWms
 from wms_simulator import Fault
 
 
@@ -38,6 +41,41 @@ def test_tap_whose_target_stops_reading_exits_1_with_one_line_and_no_traceback(
     lines = [line for line in stderr.splitlines() if "ERROR" in line]
     assert len(lines) == 1
     assert lines[0].endswith("the target stopped reading; see its error")
+
+
+@pytest.fixture
+def root_logger_restored() -> t.Iterator[None]:
+    """The SDK's CLI adds a handler to the root logger and sets its level: undo that after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
+
+@pytest.mark.usefixtures("root_logger_restored")
+def test_unexpected_failure_is_one_error_line_with_type_and_message_and_no_secret(
+    sim_config, tmp_path, monkeypatch, caplog
+) -> None:
+    def broken(self, context):
+        raise RuntimeError(f"boom near {self.config['password']}")
+
+    monkeypatch.setattr(WmsStream, "get_records", broken)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(sim_config))
+    command = TapGruponosWms.cli  # sets up the SDK's logging, so caplog's level comes after
+    caplog.set_level(logging.DEBUG)
+
+    with pytest.raises(SystemExit) as exited:
+        command(["--config", str(config)])
+
+    assert exited.value.code == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == ["RuntimeError: boom near ***"]
+    assert errors[0].exc_info is None  # no traceback at error level
+    traces = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert any(m.startswith("Traceback of the failure above:\n") for m in traces)
+    assert "in broken" in caplog.text
+    assert "wms_pass" not in caplog.text
 
 
 class FakeClock:
@@ -144,6 +182,7 @@ def test_summary_counts_lgfapi_404_of_a_run_without_changes(
     first = run_tap(sim_config, streams=["order_headers"])
     time.sleep(1.05 - time.time() % 1.0)  # the next run's window starts after the first's
     caplog.set_level(logging.INFO)
+    caplog.clear()
 
     run_tap(sim_config, state=first.last_state, streams=["order_headers"])
 

@@ -71,7 +71,7 @@ def test_backfill_replay_of_an_old_window_leaves_newer_rows_and_incremental_stat
 
 
 def _plugin_configs(pipeline: Pipeline, tmp) -> tuple[str, str]:
-    """tap.json and target.json as `meltano config <plugin> print` renders them for dev."""
+    """tap.json and target.json as `meltano config --unsafe print <plugin>` renders them (dev)."""
     paths = []
     for plugin in ("tap-gruponos-wms", "target-gruponos-oracle"):
         config = json.loads(pipeline.meltano("config", "--unsafe", "print", plugin).stdout)

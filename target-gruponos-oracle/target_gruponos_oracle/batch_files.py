@@ -13,7 +13,7 @@ import zlib
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from target_gruponos_oracle.sinks import InputError
+from target_gruponos_oracle.errors import InputError
 from target_gruponos_oracle.values import parse_line
 
 FORMATS = ("jsonl",)

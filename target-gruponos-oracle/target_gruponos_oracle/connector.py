@@ -15,10 +15,11 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import sqlalchemy as sa
-from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.sql import SQLConnector
 from sqlalchemy.dialects import oracle
 from sqlalchemy.dialects.oracle.base import RESERVED_WORDS
+
+from target_gruponos_oracle.errors import IdentifierCollisionError, SettingError
 
 if t.TYPE_CHECKING:
     from sqlalchemy.engine.interfaces import Dialect
@@ -44,13 +45,6 @@ _DRIVERS = {
     "sqlite+pysqlite": "sqlite+pysqlite",
 }
 SQLITE_DEFAULT_TIMEOUT = 5  # seconds; sqlite3's default wait for another writer's lock
-
-
-class SettingError(ConfigValidationError):
-    """A setting the target cannot run with; the message names it (never a secret value)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, errors=[message])
 
 
 def parse_url(text: str) -> sa.URL:
@@ -95,14 +89,6 @@ def ensure_writable_folder(folder: Path) -> None:
         reason = exc.strerror or type(exc).__name__
         msg = f"setting sqlalchemy_url: cannot {action} the folder '{folder}' of the SQLite file"
         raise SettingError(f"{msg}: {reason}") from None
-
-
-class SchemaError(ValueError):
-    """A SCHEMA message the target cannot turn into a table."""
-
-
-class IdentifierCollisionError(SchemaError):
-    """Two source names (fields, or streams) conform to the same database identifier."""
 
 
 def conform_identifier(name: str, max_bytes: int = MAX_IDENTIFIER_BYTES) -> str:

@@ -9,7 +9,6 @@ import typing as t
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.sql import SQLSink
 
 from target_gruponos_oracle import statements
@@ -18,19 +17,25 @@ from target_gruponos_oracle.connector import (
     IdentifierCollisionError,
     Kind,
     OracleConnector,
-    SchemaError,
     build_table,
     conform_identifier,
     conform_names,
     kind_for_property,
     target_schema,
 )
+from target_gruponos_oracle.errors import (
+    BadRecordError,
+    DatabaseError,
+    FieldError,
+    MissingKeyError,
+    SchemaError,
+    span,
+)
 from target_gruponos_oracle.logs import Throttle
 from target_gruponos_oracle.values import (
     Check,
     Column,
     CompiledValidator,
-    FieldError,
     builder_validates,
     canonical_timestamp,
     checkable_schema,
@@ -52,40 +57,6 @@ METADATA = {
 VERSION_METADATA = ("_sdc_table_version", "_sdc_deleted_at")
 VERSION_COLUMN = conform_identifier("_sdc_table_version")
 DELETED_COLUMN = conform_identifier("_sdc_deleted_at")
-
-
-def place(line: int | str) -> str:
-    """Where a record came from: ``line 12`` of the input, or a BATCH file's line."""
-    return line if isinstance(line, str) else f"line {line}"
-
-
-def span(first: int | str | None, last: int | str | None) -> str:
-    """The input a batch came from: ``lines 4-9``, or the BATCH file lines."""
-    if isinstance(first, int) and isinstance(last, int):
-        return f"lines {first}-{last}"
-    return place(first or "") if first == last else f"{place(first or '')} to {place(last or '')}"
-
-
-class InputError(Exception):
-    """Bad input, reported with the stream, the line of input (or BATCH file line) and field."""
-
-    def __init__(self, stream: str, line: int | str | None, field: str | None, reason: str) -> None:
-        where = f"stream '{stream}'" + (f", {place(line)}" if line else "")
-        where += f", field '{field}'" if field else ""
-        super().__init__(f"{where}: {reason}")
-        self.stream, self.line, self.field, self.reason = stream, line, field, reason
-
-
-class DatabaseError(Exception):
-    """The database refused a statement or could not be reached (password never shown)."""
-
-
-class BadRecordError(InputError, ValueError):
-    """A record that cannot be loaded as it is."""
-
-
-class MissingKeyError(InputError, MissingKeyPropertiesError):
-    """A record without one of its key properties."""
 
 
 def table_name(config: t.Mapping[str, t.Any], stream_name: str) -> str:

@@ -13,12 +13,7 @@ from dataclasses import dataclass, field
 import jsonschema
 import sqlalchemy as sa
 from singer_sdk import typing as th
-from singer_sdk.exceptions import (
-    ConfigurationError,
-    ConfigValidationError,
-    InvalidJSONSchema,
-    RecordsWithoutSchemaException,
-)
+from singer_sdk.exceptions import ConfigurationError, ConfigValidationError, InvalidJSONSchema
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
@@ -26,17 +21,19 @@ from singer_sdk.sql import SQLTarget
 
 from target_gruponos_oracle.audit import DEFAULT_TABLE, LoadAudit
 from target_gruponos_oracle.batch_files import batch_records, check_batch_message
-from target_gruponos_oracle.connector import IdentifierCollisionError, SchemaError
+from target_gruponos_oracle.errors import (
+    DatabaseError,
+    IdentifierCollisionError,
+    InputError,
+    RecordBeforeSchemaError,
+    SchemaError,
+)
 from target_gruponos_oracle.logs import log_unexpected, redact, remember_secrets
-from target_gruponos_oracle.sinks import DatabaseError, InputError, OracleSink, table_name
+from target_gruponos_oracle.sinks import OracleSink, table_name
 from target_gruponos_oracle.values import parse_line
 
 # Failures the target reports as one line (exit code 1, no traceback).
 EXPECTED_FAILURES = (InputError, InvalidInputLine, DatabaseError, ConfigurationError)
-
-
-class RecordBeforeSchemaError(InputError, RecordsWithoutSchemaException):
-    """A RECORD (or ACTIVATE_VERSION) for a stream whose SCHEMA has not arrived."""
 
 
 @dataclass

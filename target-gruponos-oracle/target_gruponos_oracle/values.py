@@ -17,10 +17,11 @@ from decimal import Decimal
 import fastjsonschema
 import msgspec
 import simplejson
-from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
+from singer_sdk.exceptions import InvalidJSONSchema
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
 from target_gruponos_oracle.connector import plain_property
+from target_gruponos_oracle.errors import FieldError, RecordInvalid
 
 if t.TYPE_CHECKING:
     from target_gruponos_oracle.connector import Kind
@@ -35,22 +36,6 @@ def parse_line(line: str | bytes) -> t.Any:
         return _DECODER.decode(line)
     except msgspec.DecodeError as exc:
         raise ValueError(str(exc)) from None
-
-
-class FieldError(ValueError):
-    """A value that does not fit its schema or its column."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"field '{field}': {reason}")
-        self.field = field
-        self.reason = reason
-
-
-class RecordInvalid(FieldError, InvalidRecord):
-    """A record that does not match its schema."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        FieldError.__init__(self, field, reason)
 
 
 class CompiledValidator(BaseJSONSchemaValidator):

@@ -22,8 +22,9 @@ from target_gruponos_oracle.connector import (
     sql_type,
     unique_key_ddl,
 )
+from target_gruponos_oracle.errors import FieldError
 from target_gruponos_oracle.sinks import DELETED_COLUMN, VERSION_COLUMN, plan_table, row_columns
-from target_gruponos_oracle.values import FieldError, compile_row_builder
+from target_gruponos_oracle.values import compile_row_builder
 
 from .target_testkit import DETAIL_PROPERTIES
 

@@ -6,11 +6,8 @@ import logging
 from decimal import Decimal
 
 import pytest
-from target_gruponos_oracle.connector import (
-    IdentifierCollisionError,
-    conform_identifier,
-    conform_names,
-)
+from target_gruponos_oracle.connector import conform_identifier, conform_names
+from target_gruponos_oracle.errors import IdentifierCollisionError
 
 from .target_testkit import DETAIL_PROPERTIES, detail, record, schema
 

@@ -19,14 +19,15 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from target_gruponos_oracle import statements
-from target_gruponos_oracle.connector import Kind, build_table, conform_identifier, target_schema
+from target_gruponos_oracle.connector import build_table, conform_identifier, target_schema
+from target_gruponos_oracle.kinds import Kind
 
 if t.TYPE_CHECKING:
     import logging
     from collections.abc import Iterable
 
     from target_gruponos_oracle.connector import OracleConnector
+    from target_gruponos_oracle.dialects import Database
 
 DEFAULT_TABLE = "SDC_LOAD_AUDIT"
 MESSAGE_CHARS = 1000  # at most 4000 bytes in UTF-8: fits VARCHAR2(4000) without EXTENDED
@@ -53,37 +54,33 @@ COUNTS += ("ROWS_RETIRED", "MAX_BOOKMARK", "MAX_BOOKMARK_TEXT")
 STARTED = ("RUN_ID", "STREAM_NAME", "TABLE_NAME", "LOAD_METHOD", "STARTED_AT", "STATUS")
 
 
-def audit_table(name: str, schema: str | None, dialect_name: str) -> sa.Table:
+def audit_table(name: str, schema: str | None, database: Database) -> sa.Table:
     """The audit table (upper-case unquoted identifiers, primary key RUN_ID + STREAM_NAME)."""
-    return build_table(name, COLUMNS, KEYS, schema, dialect_name)
+    return build_table(name, COLUMNS, KEYS, schema, database)
 
 
-def insert_statement(table: sa.Table, dialect_name: str) -> sa.Insert:
+def insert_statement(table: sa.Table, database: Database) -> sa.Insert:
     """A stream's ``running`` row; parameters named like the columns of ``STARTED``, counts 0."""
-    values = {c: statements.bind_value(c, COLUMNS[c], dialect_name) for c in STARTED}
+    values = {c: database.bind_value(c, COLUMNS[c]) for c in STARTED}
     zeros = {c: sa.literal_column("0") for c in COUNTS if COLUMNS[c].family == "integer"}
     return sa.insert(table).values({**values, **zeros})
 
 
-def update_counts_statement(table: sa.Table, dialect_name: str) -> sa.Update:
+def update_counts_statement(table: sa.Table, database: Database) -> sa.Update:
     """Sets a stream's counts (parameters ``v_<column>`` of ``COUNTS``, ``w_run``, ``w_stream``)."""
-    return _for_stream(table).values(
-        {c: statements.bind_value(f"v_{c}", COLUMNS[c], dialect_name) for c in COUNTS}
-    )
+    return _for_stream(table).values({c: database.bind_value(f"v_{c}", COLUMNS[c]) for c in COUNTS})
 
 
 _END_COLUMNS = ("STATUS", "ENDED_AT", "MESSAGE")
 _RUNNING = sa.literal_column("'running'")
 
 
-def end_statement(table: sa.Table, dialect_name: str) -> sa.Update:
+def end_statement(table: sa.Table, database: Database) -> sa.Update:
     """Ends every still-running row of a run (``w_run``; ``v_`` + STATUS, ENDED_AT, MESSAGE)."""
     return (
         sa.update(table)
         .where(table.c["RUN_ID"] == sa.bindparam("w_run"), table.c["STATUS"] == _RUNNING)
-        .values(
-            {c: statements.bind_value(f"v_{c}", COLUMNS[c], dialect_name) for c in _END_COLUMNS}
-        )
+        .values({c: database.bind_value(f"v_{c}", COLUMNS[c]) for c in _END_COLUMNS})
     )
 
 
@@ -231,15 +228,15 @@ class LoadAudit:
         self.logger = logger
         self.streams: dict[str, StreamAudit] = {}
         name = config.get("audit_table", DEFAULT_TABLE)
-        dialect = connector.dialect.name
+        database = connector.database
         self.table = None
         if name:
-            self.table = audit_table(conform_identifier(name), target_schema(config), dialect)
+            self.table = audit_table(conform_identifier(name), target_schema(config), database)
         self._created = False
         if self.table is not None:
-            self._insert = insert_statement(self.table, dialect)
-            self._update = update_counts_statement(self.table, dialect)
-            self._end = end_statement(self.table, dialect)
+            self._insert = insert_statement(self.table, database)
+            self._update = update_counts_statement(self.table, database)
+            self._end = end_statement(self.table, database)
         where = f"audit rows in {self.table.name}" if self.table is not None else "audit_table off"
         logger.info("Run id %s (%s)", self.run_id, where)
 

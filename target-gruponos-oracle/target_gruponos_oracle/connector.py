@@ -1,7 +1,8 @@
-"""Connection, identifiers, column types, DDL and schema evolution for Oracle and SQLite.
+"""Connection, identifiers, tables, DDL and schema evolution.
 
 Every statement is built for a given SQLAlchemy dialect, so the Oracle text the tests compile
-is produced by the same functions that run against SQLite.
+is produced by the same functions that run against SQLite; what differs between the databases
+(types, the ALTER forms, reading declared types back) comes from ``dialects/``.
 """
 
 from __future__ import annotations
@@ -10,19 +11,21 @@ import hashlib
 import re
 import tempfile
 import typing as t
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
 import sqlalchemy as sa
 from singer_sdk.sql import SQLConnector
-from sqlalchemy.dialects import oracle
 from sqlalchemy.dialects.oracle.base import RESERVED_WORDS
 
+from target_gruponos_oracle import dialects
 from target_gruponos_oracle.errors import IdentifierCollisionError, SettingError
+from target_gruponos_oracle.kinds import Kind, column_change, kind_from_declared
 
 if t.TYPE_CHECKING:
     from sqlalchemy.engine.interfaces import Dialect
+
+    from target_gruponos_oracle.dialects import Database
 
 MAX_IDENTIFIER_BYTES = 128
 # Oracle's reserved words plus keywords that break unquoted use in common statements.
@@ -132,151 +135,15 @@ def target_schema(config: t.Mapping[str, t.Any]) -> str | None:
     return conform_identifier(schema) if schema else None
 
 
-@dataclass(frozen=True)
-class Kind:
-    """What a column stores, independent of the dialect (``length`` only for strings)."""
-
-    family: str  # integer | number | boolean | string | clob | json | timestamp | date | other
-    length: int | None = None
-
-
-def plain_property(prop: dict) -> dict:
-    """The plain form of a property written with ``anyOf``/``oneOf``: one non-null branch
-    (plus ``{"type": "null"}`` branches) becomes that branch with ``"null"`` in its type.
-
-    ``{"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]}`` is then
-    ``{"type": ["string", "null"], "format": "date-time"}``, so both get the same column.
-    Anything else (several non-null branches, a branch without a type) is returned as it is.
-    """
-    for keyword in ("anyOf", "oneOf"):
-        options = prop.get(keyword)
-        if not isinstance(options, list):
-            continue
-        others = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
-        if len(others) != 1 or not isinstance(others[0], dict):
-            return prop
-        branch = plain_property(others[0])
-        types = branch.get("type")
-        if types is None:
-            return prop
-        types = [types] if isinstance(types, str) else list(types)
-        if len(others) < len(options) and "null" not in types:
-            types.append("null")
-        rest = {k: v for k, v in prop.items() if k != keyword}
-        return {**rest, **branch, "type": types}
-    return prop
-
-
-def kind_for_property(prop: dict, max_varchar_length: int) -> Kind:
-    """Choose the column kind for one JSON Schema property (nullable forms alike)."""
-    prop = plain_property(prop)
-    types = _json_types(prop)
-    if "string" in types:
-        fmt = prop.get("format")
-        if fmt == "date-time":
-            return Kind("timestamp")
-        if fmt == "date":
-            return Kind("date")
-        length = int(prop.get("maxLength") or max_varchar_length)
-        return Kind("string", length) if length <= max_varchar_length else Kind("clob")
-    for family in ("number", "integer", "boolean"):
-        if family in types:
-            return Kind(family)
-    return Kind("json")  # object, array or an untyped property: stored as JSON text
-
-
-def _json_types(prop: dict) -> set[str]:
-    for keyword in ("anyOf", "oneOf"):
-        if isinstance(prop.get(keyword), list):
-            return set().union(*(_json_types(option) for option in prop[keyword]))
-    types = prop.get("type", [])
-    return {types} if isinstance(types, str) else set(types)
-
-
-class _Declared(sa.types.UserDefinedType):
-    """A column type rendered verbatim (SQLite types that keep exact text)."""
-
-    cache_ok = True
-
-    def __init__(self, declaration: str) -> None:
-        self.declaration = declaration
-
-    def get_col_spec(self, **_: t.Any) -> str:
-        return self.declaration
-
-
-def sql_type(kind: Kind, dialect_name: str) -> sa.types.TypeEngine:
-    """The column type for ``kind``: Oracle types that keep the data, SQLite types that keep it too.
-
-    On SQLite decimals are stored as exact text (a NUMERIC column would round past 15 digits)
-    and date-times as ISO-8601 text with their UTC offset.
-    """
-    family = kind.family
-    if family == "string":
-        return sa.String(kind.length)
-    if family in ("clob", "json"):
-        return sa.CLOB()
-    if family == "date":
-        return sa.Date()
-    if dialect_name == "oracle":
-        return {
-            "integer": oracle.NUMBER(19),
-            "number": oracle.NUMBER(),
-            "boolean": oracle.NUMBER(1),
-            "timestamp": _Declared("TIMESTAMP(6) WITH TIME ZONE"),
-        }[family]
-    return {
-        "integer": sa.BigInteger(),
-        "number": _Declared("DECIMAL_TEXT"),
-        "boolean": _Declared("NUMBER(1)"),
-        "timestamp": _Declared("TIMESTAMP WITH TIME ZONE"),
-    }[family]
-
-
-_DECLARED_KINDS = [
-    (re.compile(r"^NUMBER\(1(,\s*0)?\)$"), "boolean"),
-    (re.compile(r"^(NUMBER\(\d+(,\s*0)?\)|BIGINT|INTEGER|INT|SMALLINT)$"), "integer"),
-    (re.compile(r"^(NUMBER|DECIMAL_TEXT|NUMERIC.*|DECIMAL.*|FLOAT.*|REAL|DOUBLE.*)$"), "number"),
-    (re.compile(r"^N?VARCHAR2?\((\d+)( CHAR| BYTE)?\)$"), "string"),
-    (re.compile(r"^(N?CLOB|TEXT|JSON)$"), "clob"),
-    (re.compile(r"^TIMESTAMP.*$"), "timestamp"),
-    (re.compile(r"^DATE$"), "date"),
-]
-
-
-def kind_from_declared(declared: str) -> Kind:
-    """Read back the kind of an existing column from its declared type (either dialect)."""
-    text = declared.strip().upper()
-    for pattern, family in _DECLARED_KINDS:
-        match = pattern.match(text)
-        if match:
-            length = int(match.group(1)) if family == "string" else None
-            return Kind(family, length)
-    return Kind("other")
-
-
-def column_change(existing: Kind, wanted: Kind) -> Kind | None:
-    """The kind an existing column must become to hold ``wanted`` values, or None if it can.
-
-    Only widening happens: strings grow (to CLOB past the limit), integers become NUMBER.
-    Anything else keeps its column, so a second run never fails on types it created.
-    """
-    if existing.family == "string" and wanted.family == "string":
-        return wanted if (wanted.length or 0) > (existing.length or 0) else None
-    if existing.family == "string" and wanted.family in ("clob", "json"):
-        return Kind("clob")
-    if existing.family in ("integer", "boolean") and wanted.family == "number":
-        return Kind("number")
-    if existing.family == "boolean" and wanted.family == "integer":
-        return Kind("integer")
-    return None
-
-
 # DDL, built for a dialect ------------------------------------------------------------------
 
 
 def build_table(
-    name: str, columns: dict[str, Kind], keys: t.Sequence[str], schema: str | None, dialect: str
+    name: str,
+    columns: dict[str, Kind],
+    keys: t.Sequence[str],
+    schema: str | None,
+    database: Database,
 ) -> sa.Table:
     """A Table object for ``columns`` (name -> kind) with a primary key on ``keys``."""
     return sa.Table(
@@ -284,7 +151,7 @@ def build_table(
         sa.MetaData(),
         *(
             sa.Column(
-                col, sql_type(kind, dialect), primary_key=col in keys, nullable=col not in keys
+                col, database.sql_type(kind), primary_key=col in keys, nullable=col not in keys
             )
             for col, kind in columns.items()
         ),
@@ -297,13 +164,16 @@ def _ident(dialect: Dialect, table: sa.Table) -> tuple[str, t.Callable[[str], st
     return preparer.format_table(table), preparer.quote
 
 
+def _spec(kind: Kind, dialect: Dialect) -> str:
+    """The column type of ``kind`` as ``dialect`` writes it in DDL."""
+    return dialects.for_name(dialect.name).sql_type(kind).compile(dialect=dialect)
+
+
 def add_column_ddl(table: sa.Table, column: str, kind: Kind, dialect: Dialect) -> str:
-    """``ALTER TABLE t ADD (c type)`` on Oracle, ``ADD COLUMN`` elsewhere."""
+    """``ALTER TABLE`` adding ``column`` in the form of ``dialect``."""
     tbl, quote = _ident(dialect, table)
-    spec = sql_type(kind, dialect.name).compile(dialect=dialect)
-    if dialect.name == "oracle":
-        return f"ALTER TABLE {tbl} ADD ({quote(column)} {spec})"
-    return f"ALTER TABLE {tbl} ADD COLUMN {quote(column)} {spec}"
+    database = dialects.for_name(dialect.name)
+    return database.add_column_ddl(tbl, quote(column), _spec(kind, dialect))
 
 
 def alter_column_ddl(
@@ -311,14 +181,15 @@ def alter_column_ddl(
 ) -> list[str]:
     """Statements turning ``column`` from ``old`` into ``new`` without losing its data.
 
-    Oracle widens in place with ``MODIFY``, except VARCHAR2 -> CLOB, which Oracle refuses:
-    that one (and every change on SQLite, which cannot alter a column) adds a new column,
-    copies the values, drops the old column and renames the new one.
+    In place where the database can (Oracle's ``MODIFY``); otherwise (VARCHAR2 -> CLOB,
+    which Oracle refuses, and every change on SQLite, which cannot alter a column) a new
+    column is added, the values copied, the old column dropped and the new one renamed.
     """
     tbl, quote = _ident(dialect, table)
-    if dialect.name == "oracle" and not (old.family == "string" and new.family == "clob"):
-        spec = sql_type(new, dialect.name).compile(dialect=dialect)
-        return [f"ALTER TABLE {tbl} MODIFY ({quote(column)} {spec})"]
+    database = dialects.for_name(dialect.name)
+    in_place = database.modify_column_ddl(tbl, quote(column), old, new, _spec(new, dialect))
+    if in_place is not None:
+        return [in_place]
     temp = widening_column(column)
     return [
         add_column_ddl(table, temp, new, dialect),
@@ -415,7 +286,8 @@ class OracleConnector(SQLConnector):
         url = sa.make_url(self.sqlalchemy_url)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             ensure_writable_folder(Path(url.database).parent)
-        return sa.create_engine(url, pool_pre_ping=url.get_backend_name() != "sqlite")
+        database = dialects.for_name(url.get_backend_name())
+        return sa.create_engine(url, pool_pre_ping=database.pool_pre_ping)
 
     def explain(self, exc: BaseException) -> str:
         """The database's reason for a failure; for a locked SQLite file, also how long the
@@ -433,23 +305,21 @@ class OracleConnector(SQLConnector):
 
     @property
     def dialect(self) -> Dialect:
-        """The dialect statements are compiled for."""
+        """The SQLAlchemy dialect statements are compiled for."""
         return self._engine.dialect
+
+    @property
+    def database(self) -> Database:
+        """What this database does its own way (types, binds, upsert...)."""
+        return dialects.for_name(self.dialect.name)
 
     def reflect_kinds(self, conn: sa.Connection, table: sa.Table) -> dict[str, Kind] | None:
         """Existing columns of ``table`` with their kinds, or None if the table does not exist."""
         inspector = sa.inspect(conn)
         if not inspector.has_table(table.name, schema=table.schema):
             return None
-        if self.dialect.name == "sqlite":  # declared type text, which SQLite keeps verbatim
-            rows = conn.exec_driver_sql(
-                f"PRAGMA table_info({self.dialect.identifier_preparer.format_table(table)})"
-            )
-            return {row[1].upper(): kind_from_declared(row[2]) for row in rows}
-        return {
-            col["name"].upper(): kind_from_declared(str(col["type"].compile(dialect=self.dialect)))
-            for col in inspector.get_columns(table.name, schema=table.schema)
-        }
+        declared = self.database.declared_types(conn, table)
+        return {column: kind_from_declared(text) for column, text in declared.items()}
 
     def _has_unique_key(self, conn: sa.Connection, table: sa.Table, keys: list[str]) -> bool:
         inspector = sa.inspect(conn)

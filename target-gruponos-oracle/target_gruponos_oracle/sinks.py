@@ -15,12 +15,10 @@ from target_gruponos_oracle import statements
 from target_gruponos_oracle.audit import StreamAudit, now_text
 from target_gruponos_oracle.connector import (
     IdentifierCollisionError,
-    Kind,
     OracleConnector,
     build_table,
     conform_identifier,
     conform_names,
-    kind_for_property,
     target_schema,
 )
 from target_gruponos_oracle.errors import (
@@ -31,6 +29,7 @@ from target_gruponos_oracle.errors import (
     SchemaError,
     span,
 )
+from target_gruponos_oracle.kinds import Kind, kind_for_property
 from target_gruponos_oracle.logs import Throttle
 from target_gruponos_oracle.values import (
     Check,
@@ -41,6 +40,9 @@ from target_gruponos_oracle.values import (
     checkable_schema,
     compile_row_builder,
 )
+
+if t.TYPE_CHECKING:
+    from target_gruponos_oracle.dialects import Database
 
 # Singer metadata properties -> their kind and where the row builder takes the value from
 # (column names analysts can type unquoted: SDC_EXTRACTED_AT...).
@@ -87,7 +89,7 @@ def plan_table(
     key_properties: t.Sequence[str],
     bookmark_properties: t.Sequence[str],
     config: t.Mapping[str, t.Any],
-    dialect_name: str,
+    database: Database,
     *,
     all_metadata: bool,
 ) -> TablePlan:
@@ -107,14 +109,14 @@ def plan_table(
     keys = [names[k] for k in key_properties]
     keyed = load_method != "append-only" and bool(keys)
     # append-only tables hold every version of a key, so only keyed loads get a primary key
-    table = build_table(name, kinds, keys if keyed else [], schema_name, dialect_name)
+    table = build_table(name, kinds, keys if keyed else [], schema_name, database)
     if not keyed:
-        statement = statements.insert_statement(table, kinds, dialect_name)
+        statement = statements.insert_statement(table, kinds, database)
         return TablePlan(list(names), metadata, kinds, keys, None, keyed, table, statement)
     bookmarks = [names[b] for b in bookmark_properties if b in names]
     guard = bookmarks[0] if len(bookmarks) == 1 else None
     version = VERSION_COLUMN if VERSION_COLUMN in kinds else None
-    statement = statements.upsert_statement(table, kinds, keys, guard, version, dialect_name)
+    statement = database.upsert_statement(table, kinds, keys, guard, version)
     restamp = None
     if guard and version:
         restamp = statements.restamp_version_statement(table, keys, version)
@@ -164,7 +166,7 @@ class OracleSink(SQLSink[OracleConnector]):
 
     def setup(self) -> None:
         """Create or evolve the table and prepare the batch statement and row builder."""
-        dialect = self.connector.dialect
+        dialect, database = self.connector.dialect, self.connector.database
         plan = plan_table(
             table_name(self.config, self.stream_name),
             self.schema_name,
@@ -172,7 +174,7 @@ class OracleSink(SQLSink[OracleConnector]):
             self._key_properties,
             self.bookmark_properties,
             self.config,
-            dialect.name,
+            database,
             all_metadata=self.include_sdc_metadata_properties,
         )
         if self._run_audit.is_audit_table(plan.table):
@@ -196,20 +198,21 @@ class OracleSink(SQLSink[OracleConnector]):
                 self.checkable_schema,
                 actual,
                 checked=self._builder_checks,
-                byte_limit=self._varchar_byte_limit(dialect.name),
+                byte_limit=database.varchar_byte_limit(
+                    int(self.config.get("max_varchar_length", 4000))
+                ),
             ),
-            dialect.name,
+            database,
             self.sync_started_at,
         )
         self._sql, self._params = statements.compile_sql(plan.statement, dialect)
         # bind as the column is, except where its family still differs from the values'
         # (e.g. a CLOB that was a string column, an old wider VARCHAR2)
-        self._input_sizes = statements.input_sizes(
+        self._input_sizes = database.input_sizes(
             {
                 c: actual[c] if actual[c].family in ("clob", "string") else k
                 for c, k in plan.kinds.items()
-            },
-            dialect,
+            }
         )
         slot = {column: i for i, column in enumerate(plan.kinds)}  # position in a row tuple
         self._key_slots = [slot[k] for k in plan.keys]
@@ -237,12 +240,6 @@ class OracleSink(SQLSink[OracleConnector]):
         method = self.config.get("load_method", "upsert") if plan.dedupe else "append-only"
         kind = plan.kinds[bookmark] if bookmark else None
         return self._run_audit.stream(conn, self.stream_name, plan.table.name, method, kind)
-
-    def _varchar_byte_limit(self, dialect_name: str) -> int | None:
-        """Oracle caps VARCHAR2 in bytes (max_varchar_length), whatever its CHAR length."""
-        if dialect_name != "oracle":
-            return None
-        return int(self.config.get("max_varchar_length", 4000))
 
     @property
     def table_name(self) -> str:
@@ -410,7 +407,7 @@ class OracleSink(SQLSink[OracleConnector]):
         """
         deleted = None if self.config.get("hard_delete") else DELETED_COLUMN
         statement = statements.retire_old_versions_statement(
-            self._plan.table, VERSION_COLUMN, deleted, self.connector.dialect.name
+            self._plan.table, VERSION_COLUMN, deleted, self.connector.database
         )
         with self.connector._engine.begin() as conn:
             result = conn.execute(statement, {"version": new_version, "deleted_at": now_text()})

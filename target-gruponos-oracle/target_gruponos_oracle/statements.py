@@ -1,8 +1,10 @@
-"""DML the sink issues (insert, upsert, overwrite, version reconciliation), built for a dialect.
+"""DML the sink issues (insert, overwrite, version reconciliation), the same for every database.
 
-Each function returns a SQLAlchemy construct; :func:`compile_sql` turns it into the text the
-driver runs. Values arrive as plain driver types: date-times as ISO-8601 text with offset,
-dates as ``YYYY-MM-DD`` text, decimals as ``Decimal`` (Oracle) or exact text (SQLite).
+The upsert is each database's own (``dialects/``); the parts it shares live here (what a matched
+row's columns become, the never-regress condition). Each function returns a SQLAlchemy
+construct; :func:`compile_sql` turns it into the text the driver runs. Values arrive as plain
+driver types: date-times as ISO-8601 text with offset, dates as ``YYYY-MM-DD`` text, decimals as
+``Decimal`` (Oracle) or exact text (SQLite).
 """
 
 from __future__ import annotations
@@ -10,122 +12,32 @@ from __future__ import annotations
 import typing as t
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from target_gruponos_oracle.connector import Kind
+from target_gruponos_oracle.kinds import Kind
 
 if t.TYPE_CHECKING:
     from sqlalchemy.engine.interfaces import Dialect
-    from sqlalchemy.sql.compiler import SQLCompiler
+    from sqlalchemy.sql.expression import Executable
 
-# The text form every date-time is bound in (see values.py): fixed width, microseconds, offset.
-ORACLE_TIMESTAMP_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.FF6TZH:TZM'
-
-
-def bind_value(column: str, kind: Kind, dialect_name: str) -> sa.ColumnElement:
-    """The bound parameter for ``column``; Oracle converts date text explicitly (no NLS guess)."""
-    param = sa.bindparam(column)
-    if dialect_name == "oracle" and kind.family == "timestamp":
-        return sa.func.TO_TIMESTAMP_TZ(param, sa.literal_column(f"'{ORACLE_TIMESTAMP_FORMAT}'"))
-    if dialect_name == "oracle" and kind.family == "date":
-        return sa.func.TO_DATE(param, sa.literal_column("'YYYY-MM-DD'"))
-    return param
-
-
-def ordering_value(column: sa.ColumnElement, kind: Kind, dialect_name: str) -> sa.ColumnElement:
-    """An expression comparing like the column's values do, for the never-regress guard.
-
-    SQLite keeps date-times as text with offsets, which do not sort as instants: compare
-    microseconds since the epoch instead (exact, unlike ``julianday``).
-    """
-    if dialect_name == "sqlite" and kind.family == "timestamp":
-        seconds = sa.cast(sa.func.strftime(sa.literal_column("'%s'"), column), sa.BigInteger)
-        micros = sa.cast(sa.func.substr(column, _sql(21), _sql(6)), sa.BigInteger)
-        return seconds * _sql(1_000_000) + micros
-    if dialect_name == "sqlite" and kind.family == "number":
-        return sa.cast(column, sa.Numeric)
-    return column
-
-
-def _sql(number: int) -> sa.ColumnElement:
-    """A constant written into the statement text rather than bound."""
-    return sa.literal_column(str(number))
+    from target_gruponos_oracle.dialects import Database
 
 
 def newer_or_equal(
-    incoming: sa.ColumnElement, stored: sa.ColumnElement, kind: Kind, dialect_name: str
-):
+    incoming: sa.ColumnElement, stored: sa.ColumnElement, kind: Kind, database: Database
+) -> sa.ColumnElement:
     """True when the incoming version may replace the stored row (nulls cannot be compared)."""
     return sa.or_(
         stored.is_(None),
         incoming.is_(None),
-        ordering_value(incoming, kind, dialect_name) >= ordering_value(stored, kind, dialect_name),
+        database.ordering_value(incoming, kind) >= database.ordering_value(stored, kind),
     )
 
 
-def insert_statement(table: sa.Table, kinds: dict[str, Kind], dialect_name: str) -> sa.Insert:
+def insert_statement(table: sa.Table, kinds: dict[str, Kind], database: Database) -> sa.Insert:
     """Plain insert of one row per parameter set (append-only, overwrite without keys)."""
     return sa.insert(table).values(
-        {col: bind_value(col, kind, dialect_name) for col, kind in kinds.items()}
+        {col: database.bind_value(col, kind) for col, kind in kinds.items()}
     )
-
-
-class Merge(Executable, ClauseElement):
-    """Oracle ``MERGE`` of one source row (``SELECT ... FROM dual``) into ``table``.
-
-    Run with executemany over a de-duplicated batch (array DML): one statement per batch, and
-    no key can appear twice in a source, so ORA-30926 cannot happen.
-    """
-
-    inherit_cache = False
-
-    def __init__(
-        self,
-        table: sa.Table,
-        kinds: dict[str, Kind],
-        keys: t.Sequence[str],
-        guard: str | None,
-        version: str | None,
-    ) -> None:
-        self.table = table
-        self.kinds = kinds
-        self.keys = list(keys)
-        self.guard = guard
-        self.version = version
-
-
-@compiles(Merge)
-def _compile_merge(merge: Merge, compiler: SQLCompiler, **kw: t.Any) -> str:
-    dialect_name = compiler.dialect.name
-    target = merge.table.alias("tgt")
-    source = sa.select(
-        *(bind_value(col, kind, dialect_name).label(col) for col, kind in merge.kinds.items())
-    ).subquery("src")
-    quote = compiler.preparer.quote
-
-    def both(col: str) -> tuple[str, str]:
-        return f"tgt.{quote(col)}", f"src.{quote(col)}"
-
-    on = " AND ".join("{} = {}".format(*both(k)) for k in merge.keys)
-    text = (
-        f"MERGE INTO {compiler.process(target, asfrom=True, **kw)} "
-        f"USING {compiler.process(source, asfrom=True, **kw)} ON ({on})"
-    )
-    values = update_values(merge.kinds, merge.keys, merge.version, source.c, target.c)
-    if values:
-        text += " WHEN MATCHED THEN UPDATE SET " + ", ".join(
-            f"tgt.{quote(c)} = {compiler.process(v, **kw)}" for c, v in values.items()
-        )
-        if merge.guard:
-            condition = newer_or_equal(
-                source.c[merge.guard], target.c[merge.guard], merge.kinds[merge.guard], dialect_name
-            )
-            text += " WHERE " + compiler.process(condition, **kw)
-    columns = ", ".join(quote(c) for c in merge.kinds)
-    values = ", ".join(both(c)[1] for c in merge.kinds)
-    return f"{text} WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})"
 
 
 def update_values(
@@ -152,33 +64,6 @@ def update_values(
         else:
             values[column] = new
     return values
-
-
-def upsert_statement(
-    table: sa.Table,
-    kinds: dict[str, Kind],
-    keys: t.Sequence[str],
-    guard: str | None,
-    version: str | None,
-    dialect_name: str,
-) -> Executable:
-    """Insert-or-update on ``keys``; with ``guard`` (the bookmark column) older rows never win.
-
-    Oracle: :class:`Merge`. SQLite: ``INSERT ... ON CONFLICT (keys) DO UPDATE ... WHERE``.
-    Columns are updated as :func:`update_values` says.
-    """
-    if dialect_name == "oracle":
-        return Merge(table, kinds, keys, guard, version)
-    insert = sqlite.insert(table).values(
-        {col: bind_value(col, kind, dialect_name) for col, kind in kinds.items()}
-    )
-    updates = update_values(kinds, keys, version, insert.excluded, table.c)
-    if not updates:
-        return insert.on_conflict_do_nothing(index_elements=list(keys))
-    where = None
-    if guard:
-        where = newer_or_equal(insert.excluded[guard], table.c[guard], kinds[guard], dialect_name)
-    return insert.on_conflict_do_update(index_elements=list(keys), set_=updates, where=where)
 
 
 def restamp_version_statement(
@@ -208,7 +93,7 @@ def delete_all_statement(table: sa.Table) -> sa.Delete:
 
 
 def retire_old_versions_statement(
-    table: sa.Table, version_column: str, deleted_column: str | None, dialect_name: str
+    table: sa.Table, version_column: str, deleted_column: str | None, database: Database
 ) -> Executable:
     """Soft-delete (stamp ``deleted_column``) or, without one, delete rows of older versions.
 
@@ -220,7 +105,7 @@ def retire_old_versions_statement(
     if deleted_column is None:
         return sa.delete(table).where(older)
     deleted = table.c[deleted_column]
-    stamp = bind_value("deleted_at", Kind("timestamp"), dialect_name)
+    stamp = database.bind_value("deleted_at", Kind("timestamp"))
     return sa.update(table).where(older, deleted.is_(None)).values({deleted_column: stamp})
 
 
@@ -237,30 +122,3 @@ def bind_rows(rows: list[tuple], names: list[str], dialect: Dialect) -> list:
     if dialect.paramstyle in ("qmark", "format", "numeric"):
         return rows
     return [dict(zip(names, row, strict=True)) for row in rows]
-
-
-def input_sizes(kinds: dict[str, Kind], dialect: Dialect) -> dict[str, t.Any]:
-    """Bind types the driver is told up front (Oracle; SQLite needs none).
-
-    python-oracledb otherwise guesses each bind's type from the first row, which breaks when
-    that row holds None and a later one a number, and binds every str as VARCHAR2, which SQL
-    refuses past 4000 bytes (ORA-01461): CLOB columns are bound as CLOB.
-    """
-    if dialect.name != "oracle":
-        return {}
-    import oracledb  # only Oracle loads need the driver
-
-    by_family = {
-        "integer": oracledb.DB_TYPE_NUMBER,
-        "number": oracledb.DB_TYPE_NUMBER,
-        "boolean": oracledb.DB_TYPE_NUMBER,
-        "clob": oracledb.DB_TYPE_CLOB,
-        "json": oracledb.DB_TYPE_CLOB,
-        "timestamp": len("2026-01-05T10:00:00.000000-03:00"),  # text for TO_TIMESTAMP_TZ
-        "date": len("2026-01-05"),
-    }
-    return {
-        column: kind.length if kind.family == "string" else by_family[kind.family]
-        for column, kind in kinds.items()
-        if kind.family in by_family or kind.family == "string"
-    }

@@ -249,8 +249,8 @@ class TargetGruponosOracle(SQLTarget):
         remember_secrets(self.config, self.config_jsonschema)
         connector = self.target_connector
         self.logger.info("Loading into %s", connector.masked_url)
-        if connector.dialect.name == "sqlite":
-            self.max_parallelism = 1  # one writer at a time: SQLite locks the whole file
+        if connector.database.single_writer:
+            self.max_parallelism = 1  # drain one sink at a time: only one can write
         self.audit = LoadAudit(self.config, connector, self.logger)
 
     def listen(self, file_input: t.IO | None = None) -> None:

@@ -20,11 +20,12 @@ import simplejson
 from singer_sdk.exceptions import InvalidJSONSchema
 from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-from target_gruponos_oracle.connector import plain_property
 from target_gruponos_oracle.errors import FieldError, RecordInvalid
+from target_gruponos_oracle.kinds import plain_property
 
 if t.TYPE_CHECKING:
-    from target_gruponos_oracle.connector import Kind
+    from target_gruponos_oracle.dialects import Database
+    from target_gruponos_oracle.kinds import Kind
 
 # JSON floats become Decimal from their literal text: exact, and as fast as orjson.
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
@@ -157,19 +158,6 @@ def _date(value: t.Any) -> str:
         raise ValueError("not an ISO-8601 date") from None
 
 
-def _decimal_text(value: t.Any) -> str:
-    """Exact decimal text (SQLite keeps it verbatim in a TEXT-affinity column)."""
-    if isinstance(value, float):
-        value = Decimal(repr(value))
-    text = str(value)
-    return format(value, "f") if "E" in text else text
-
-
-def _decimal(value: t.Any) -> Decimal | int:
-    """Decimal or int (python-oracledb binds both to NUMBER exactly)."""
-    return Decimal(repr(value)) if isinstance(value, float) else value
-
-
 def _json_text(value: t.Any) -> str:
     return simplejson.dumps(value, use_decimal=True, separators=(",", ":"))
 
@@ -204,14 +192,14 @@ _CONVERTERS: dict[str, t.Callable] = {
 }
 
 
-def _converter(kind: Kind, dialect_name: str) -> t.Callable | None:
+def _converter(kind: Kind, database: Database) -> t.Callable | None:
     if kind.family == "number":
-        return _decimal if dialect_name == "oracle" else _decimal_text
+        return database.convert_number
     return _CONVERTERS.get(kind.family)
 
 
 def compile_row_builder(
-    columns: list[Column], dialect_name: str, sync_started_at: int | None = None
+    columns: list[Column], database: Database, sync_started_at: int | None = None
 ) -> t.Callable[[dict, dict], tuple]:
     """Generate ``build(record, message) -> row`` for ``columns``.
 
@@ -221,13 +209,11 @@ def compile_row_builder(
         "FieldError": FieldError,
         "too_long": _too_long,
         "too_many_bytes": _too_many_bytes,
-        "dialect": "oracle" if dialect_name == "oracle" else "sqlite",
         "Decimal": Decimal,
         "parse_timestamp": datetime.datetime.fromisoformat,
         "parse_date": datetime.date.fromisoformat,
         "out_of_range": _out_of_range,
-        # NUMBER(19) on Oracle; SQLite integers are 64-bit
-        "INT_BOUND": 10**19 if dialect_name == "oracle" else 2**63,
+        "INT_BOUND": database.integer_bound,
         "retype": _int_or_fail,
         "as_text": _json_text,
         "clock": _Clock(),
@@ -237,11 +223,11 @@ def compile_row_builder(
     body = ["def build(record, message):", "    get = record.get", "    now = clock()"]
     for i, column in enumerate(columns):
         env[f"col{i}"] = column
-        body += _column_code(i, column, _converter(column.kind, dialect_name), env)
+        body += _column_code(i, column, _converter(column.kind, database), database, env)
     body.append("    return (" + "".join(f"v{i}, " for i in range(len(columns))) + ")")
     exec(compile("\n".join(body), "<row builder>", "exec"), env)
     fast = env["build"]
-    converters = [(c.field, _converter(c.kind, dialect_name)) for c in columns]
+    converters = [(c.field, _converter(c.kind, database)) for c in columns]
 
     def build(record: dict, message: dict) -> tuple:
         try:
@@ -256,7 +242,8 @@ def compile_row_builder(
 
 
 # Conversion lines per column family: the common case is inlined (a call per field costs as
-# much as the work), the rest goes to the family's converter ``convert{i}``.
+# much as the work), the rest goes to the family's converter ``convert{i}``. Numbers are the
+# database's own (``Database.number_code``).
 _INLINE = {
     "boolean": ["{v} = 1 if {v} else 0"],
     "timestamp": [  # already canonical text: only check that it parses
@@ -268,18 +255,15 @@ _INLINE = {
         "if {v}.__class__ is str and len({v}) == 10: parse_date({v})",
         "else: {v} = convert{i}({v})",
     ],
-    "number-sqlite": [
-        "if {v}.__class__ is Decimal and 'E' not in (t := str({v})): {v} = t",
-        "else: {v} = convert{i}({v})",
-    ],
-    "number-oracle": ["if {v}.__class__ is float: {v} = convert{i}({v})"],
     "json": ["{v} = convert{i}({v})"],
     "integer": ["pass"],
     "other": ["pass"],
 }
 
 
-def _column_code(i: int, column: Column, convert: t.Callable | None, env: dict) -> list[str]:
+def _column_code(
+    i: int, column: Column, convert: t.Callable | None, database: Database, env: dict
+) -> list[str]:
     """Source lines computing ``v{i}``: fetch, check, convert."""
     v, field, check, family = f"v{i}", repr(column.field), column.check, column.kind.family
     lines = [f"{v} = {column.source}", f"if {v} is not None:"]
@@ -306,8 +290,8 @@ def _column_code(i: int, column: Column, convert: t.Callable | None, env: dict) 
         lines.append(f"    if not -INT_BOUND < {v} < INT_BOUND: out_of_range({field}, {v})")
     else:
         env[f"convert{i}"] = convert
-        key = f"number-{env['dialect']}" if family == "number" else family
-        lines += ["    " + line.format(v=v, i=i) for line in _INLINE[key]]
+        code = database.number_code if family == "number" else _INLINE[family]
+        lines += ["    " + line.format(v=v, i=i) for line in code]
     if check is not None and not check.nullable:
         lines.append(f"elif {field} in record:")
         lines.append(f"    raise FieldError({field}, 'null, must be ' + col{i}.check.description)")

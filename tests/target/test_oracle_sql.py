@@ -12,17 +12,11 @@ from decimal import Decimal
 import oracledb
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.dialects import oracle, sqlite
-from target_gruponos_oracle import audit, statements
-from target_gruponos_oracle.connector import (
-    RESERVED,
-    Kind,
-    evolution_ddl,
-    kind_from_declared,
-    sql_type,
-    unique_key_ddl,
-)
+from sqlalchemy.dialects import oracle
+from target_gruponos_oracle import audit, dialects, statements
+from target_gruponos_oracle.connector import RESERVED, evolution_ddl, unique_key_ddl
 from target_gruponos_oracle.errors import FieldError
+from target_gruponos_oracle.kinds import Kind, kind_from_declared
 from target_gruponos_oracle.sinks import DELETED_COLUMN, VERSION_COLUMN, plan_table, row_columns
 from target_gruponos_oracle.values import compile_row_builder
 
@@ -49,7 +43,7 @@ def _plan_for(properties: dict, load_method: str = "upsert", **config):
         ["id"],
         ["mod_ts"],
         {"load_method": load_method, **config},
-        "oracle",
+        dialects.ORACLE,
         all_metadata=True,
     )
 
@@ -156,9 +150,13 @@ def test_append_only_inserts_without_primary_key():
 def test_old_versions_are_soft_or_hard_deleted():
     table = _plan().table
     soft = _sql(
-        statements.retire_old_versions_statement(table, VERSION_COLUMN, DELETED_COLUMN, "oracle")
+        statements.retire_old_versions_statement(
+            table, VERSION_COLUMN, DELETED_COLUMN, dialects.ORACLE
+        )
     )
-    hard = _sql(statements.retire_old_versions_statement(table, VERSION_COLUMN, None, "oracle"))
+    hard = _sql(
+        statements.retire_old_versions_statement(table, VERSION_COLUMN, None, dialects.ORACLE)
+    )
 
     assert soft == (
         'UPDATE "WMS_ORDER_DETAILS" SET "SDC_DELETED_AT"=TO_TIMESTAMP_TZ(:deleted_at, '
@@ -228,7 +226,7 @@ def test_interrupted_clob_rebuild_is_finished_on_the_next_run():
 
 def test_types_the_target_created_read_back_as_themselves():
     for kind in _plan().kinds.values():
-        declared = str(sql_type(kind, "oracle").compile(dialect=ORACLE))
+        declared = str(dialects.ORACLE.sql_type(kind).compile(dialect=ORACLE))
         assert kind_from_declared(declared).family == (
             "clob" if kind.family == "json" else kind.family
         )
@@ -243,7 +241,7 @@ def test_keyed_load_into_a_keyless_table_adds_a_unique_index():
 def test_oracle_batch_rows_bind_exact_values_by_merge_name():
     plan = _plan()
     columns = row_columns(plan, {"properties": PROPERTIES}, plan.kinds, checked=True)
-    build = compile_row_builder(columns, "oracle")
+    build = compile_row_builder(columns, dialects.ORACLE)
     record = {"id": 1, "ord_qty": Decimal("12.500"), "mod_ts": "2026-01-05T10:00:00-03:00"}
     rows = [build({**record, "is_back_order": True, "attrs": {"a": 1}}, {"version": 3})]
     sql, names = statements.compile_sql(plan.statement, ORACLE)
@@ -265,7 +263,7 @@ def test_oracle_varchar2_values_are_checked_in_bytes_not_only_characters():
     columns = row_columns(
         plan, {"properties": properties}, plan.kinds, checked=True, byte_limit=4000
     )
-    build = compile_row_builder(columns, "oracle")
+    build = compile_row_builder(columns, dialects.ORACLE)
     record = {"id": 1, "mod_ts": "2026-01-05T10:00:00-03:00"}
 
     assert "ç" * 1999 in build({**record, "remarks": "ç" * 1999}, {})  # 3,998 bytes
@@ -277,18 +275,18 @@ def test_oracle_varchar2_values_are_checked_in_bytes_not_only_characters():
 def test_oracle_binds_declare_their_types():
     plan = _plan()
 
-    sizes = statements.input_sizes(plan.kinds, ORACLE)
+    sizes = dialects.ORACLE.input_sizes(plan.kinds)
 
     assert set(sizes) == set(plan.kinds)  # a None in the first row cannot mislead the driver
     assert sizes["NOTES"] is sizes["ATTRS"] is oracledb.DB_TYPE_CLOB  # no ORA-01461 past 4000
     assert sizes["ID"] is sizes["ORD_QTY"] is sizes["IS_BACK_ORDER"] is oracledb.DB_TYPE_NUMBER
     assert (sizes["ORDER_ID_KEY"], sizes["MOD_TS"], sizes["CUST_DATE_1"]) == (30, 32, 10)
-    assert statements.input_sizes(plan.kinds, sqlite.dialect()) == {}
+    assert dialects.SQLITE.input_sizes(plan.kinds) == {}
 
 
 # The load audit table ---------------------------------------------------------------------
 
-AUDIT = audit.audit_table("SDC_LOAD_AUDIT", "WMS", "oracle")
+AUDIT = audit.audit_table("SDC_LOAD_AUDIT", "WMS", dialects.ORACLE)
 
 
 def test_audit_table_has_unquoted_identifiers_and_oracle_types():
@@ -316,9 +314,9 @@ def test_audit_table_has_unquoted_identifiers_and_oracle_types():
 
 
 def test_audit_statements_bind_date_times_with_an_explicit_format():
-    insert = _sql(audit.insert_statement(AUDIT, "oracle"))
-    update = _sql(audit.update_counts_statement(AUDIT, "oracle"))
-    end = _sql(audit.end_statement(AUDIT, "oracle"))
+    insert = _sql(audit.insert_statement(AUDIT, dialects.ORACLE))
+    update = _sql(audit.update_counts_statement(AUDIT, dialects.ORACLE))
+    end = _sql(audit.end_statement(AUDIT, dialects.ORACLE))
 
     stamp = "TO_TIMESTAMP_TZ(:{}, 'YYYY-MM-DD\"T\"HH24:MI:SS.FF6TZH:TZM')"
     assert insert.startswith('INSERT INTO "WMS"."SDC_LOAD_AUDIT" ("RUN_ID", "STREAM_NAME"')

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from target_gruponos_oracle.connector import kind_for_property
+from target_gruponos_oracle.kinds import kind_for_property
 
 from .target_testkit import record, schema
 

@@ -6,149 +6,37 @@ import datetime
 import functools
 import operator
 import typing as t
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 from singer_sdk.sql import SQLSink
 
 from target_gruponos_oracle import statements
 from target_gruponos_oracle.audit import StreamAudit, now_text
-from target_gruponos_oracle.connector import (
-    IdentifierCollisionError,
-    OracleConnector,
-    build_table,
-    conform_identifier,
-    conform_names,
-    target_schema,
-)
+from target_gruponos_oracle.connector import OracleConnector, target_schema
 from target_gruponos_oracle.errors import (
     BadRecordError,
     DatabaseError,
     FieldError,
+    IdentifierCollisionError,
     MissingKeyError,
-    SchemaError,
     span,
 )
-from target_gruponos_oracle.kinds import Kind, kind_for_property
 from target_gruponos_oracle.logs import Throttle
+from target_gruponos_oracle.plan import (
+    DELETED_COLUMN,
+    VERSION_COLUMN,
+    TablePlan,
+    plan_table,
+    row_columns,
+    stream_table_name,
+)
 from target_gruponos_oracle.values import (
-    Check,
-    Column,
     CompiledValidator,
     builder_validates,
     canonical_timestamp,
     checkable_schema,
     compile_row_builder,
 )
-
-if t.TYPE_CHECKING:
-    from target_gruponos_oracle.dialects import Database
-
-# Singer metadata properties -> their kind and where the row builder takes the value from
-# (column names analysts can type unquoted: SDC_EXTRACTED_AT...).
-METADATA = {
-    "_sdc_extracted_at": (Kind("timestamp"), "message.get('time_extracted')"),
-    "_sdc_received_at": (Kind("timestamp"), "now"),
-    "_sdc_batched_at": (Kind("timestamp"), "now"),
-    "_sdc_deleted_at": (Kind("timestamp"), "get('_sdc_deleted_at')"),
-    "_sdc_sequence": (Kind("integer"), "millis()"),
-    "_sdc_table_version": (Kind("integer"), "message.get('version')"),
-    "_sdc_sync_started_at": (Kind("integer"), "started"),
-}
-# Kept even without add_record_metadata: ACTIVATE_VERSION and tap-side deletes need them.
-VERSION_METADATA = ("_sdc_table_version", "_sdc_deleted_at")
-VERSION_COLUMN = conform_identifier("_sdc_table_version")
-DELETED_COLUMN = conform_identifier("_sdc_deleted_at")
-
-
-def table_name(config: t.Mapping[str, t.Any], stream_name: str) -> str:
-    """``table_prefix`` + stream name, as an identifier (``WMS_ORDER_DETAILS``)."""
-    return conform_identifier(config.get("table_prefix", "WMS_") + stream_name)
-
-
-@dataclass
-class TablePlan:
-    """A stream's table and the one statement that writes its batches, for one dialect."""
-
-    fields: list[str]  # source properties in column order (record fields, then metadata)
-    metadata: list[str]  # the Singer metadata properties among them
-    kinds: dict[str, Kind]  # column -> kind, in the same order
-    keys: list[str]  # key columns
-    guard: str | None  # bookmark column: an older incoming row never replaces a newer one
-    dedupe: bool  # keyed loads keep one row per key per batch
-    table: sa.Table
-    statement: sa.Executable
-    # With a guard: raises the version of rows whose full-sync copy the guard skipped.
-    restamp: sa.Executable | None = None
-
-
-def plan_table(
-    name: str,
-    schema_name: str | None,
-    schema: dict,
-    key_properties: t.Sequence[str],
-    bookmark_properties: t.Sequence[str],
-    config: t.Mapping[str, t.Any],
-    database: Database,
-    *,
-    all_metadata: bool,
-) -> TablePlan:
-    """Columns, kinds, primary key and batch statement for a stream (no database needed)."""
-    load_method = config.get("load_method", "upsert")
-    record_fields = [p for p in schema["properties"] if p not in METADATA]
-    metadata = [m for m in METADATA if all_metadata or m in VERSION_METADATA]
-    names = conform_names([*record_fields, *metadata], f"table {name}")
-    for key in key_properties:
-        if key not in names:
-            msg = f"key property '{key}' is not among the schema's properties"
-            raise SchemaError(msg)
-    max_varchar = int(config.get("max_varchar_length", 4000))
-    kinds = {
-        names[p]: kind_for_property(schema["properties"][p], max_varchar) for p in record_fields
-    } | {names[m]: METADATA[m][0] for m in metadata}
-    keys = [names[k] for k in key_properties]
-    keyed = load_method != "append-only" and bool(keys)
-    # append-only tables hold every version of a key, so only keyed loads get a primary key
-    table = build_table(name, kinds, keys if keyed else [], schema_name, database)
-    if not keyed:
-        statement = statements.insert_statement(table, kinds, database)
-        return TablePlan(list(names), metadata, kinds, keys, None, keyed, table, statement)
-    bookmarks = [names[b] for b in bookmark_properties if b in names]
-    guard = bookmarks[0] if len(bookmarks) == 1 else None
-    version = VERSION_COLUMN if VERSION_COLUMN in kinds else None
-    statement = database.upsert_statement(table, kinds, keys, guard, version)
-    restamp = None
-    if guard and version:
-        restamp = statements.restamp_version_statement(table, keys, version)
-    return TablePlan(list(names), metadata, kinds, keys, guard, keyed, table, statement, restamp)
-
-
-def row_columns(
-    plan: TablePlan,
-    schema: dict,
-    actual: dict[str, Kind],
-    *,
-    checked: bool,
-    byte_limit: int | None = None,
-) -> list[Column]:
-    """Row builder instructions: where each value comes from, its schema check (when the
-    builder validates), the character limit of its column as it exists (``actual``) and,
-    for string columns, ``byte_limit`` (Oracle's VARCHAR2 limit in bytes)."""
-    properties = schema["properties"]
-    columns = []
-    for field, (column, kind) in zip(plan.fields, plan.kinds.items(), strict=True):
-        if field in plan.metadata:
-            columns.append(Column(field, METADATA[field][1], kind))
-            continue
-        prop = properties[field]
-        is_string = actual[column].family == "string"
-        limit = actual[column].length if is_string else None
-        if checked and prop.get("maxLength") is not None:
-            limit = min(limit or prop["maxLength"], prop["maxLength"])
-        check = Check.of(prop) if checked else None
-        bytes_ = byte_limit if is_string else None
-        columns.append(Column(field, f"get({field!r})", kind, limit, bytes_, check))
-    return columns
 
 
 class OracleSink(SQLSink[OracleConnector]):
@@ -168,13 +56,13 @@ class OracleSink(SQLSink[OracleConnector]):
         """Create or evolve the table and prepare the batch statement and row builder."""
         dialect, database = self.connector.dialect, self.connector.database
         plan = plan_table(
-            table_name(self.config, self.stream_name),
-            self.schema_name,
-            self.schema,
-            self._key_properties,
-            self.bookmark_properties,
-            self.config,
-            database,
+            table=self.table_name,
+            schema_name=self.schema_name,
+            schema=self.schema,
+            key_properties=self._key_properties,
+            bookmark_properties=self.bookmark_properties,
+            config=self.config,
+            database=database,
             all_metadata=self.include_sdc_metadata_properties,
         )
         if self._run_audit.is_audit_table(plan.table):
@@ -244,7 +132,7 @@ class OracleSink(SQLSink[OracleConnector]):
     @property
     def table_name(self) -> str:
         """``table_prefix`` + stream name, as an identifier (``WMS_ORDER_DETAILS``)."""
-        return table_name(self.config, self.stream_name)
+        return stream_table_name(self.config, self.stream_name)
 
     @property
     def schema_name(self) -> str | None:

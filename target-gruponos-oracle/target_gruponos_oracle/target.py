@@ -29,7 +29,8 @@ from target_gruponos_oracle.errors import (
     SchemaError,
 )
 from target_gruponos_oracle.logs import log_unexpected, redact, remember_secrets
-from target_gruponos_oracle.sinks import OracleSink, table_name
+from target_gruponos_oracle.plan import stream_table_name
+from target_gruponos_oracle.sinks import OracleSink
 from target_gruponos_oracle.values import parse_line
 
 # Failures the target reports as one line (exit code 1, no traceback).
@@ -283,7 +284,7 @@ class TargetGruponosOracle(SQLTarget):
         self, stream_name: str, schema: dict, key_properties: t.Sequence[str] | None = None
     ) -> OracleSink:
         """A new sink; two streams never share a table, unkeyed upsert streams are logged."""
-        table = table_name(self.config, stream_name)
+        table = stream_table_name(self.config, stream_name)
         owner = self.table_streams.setdefault(table, stream_name)
         if owner != stream_name:
             msg = (

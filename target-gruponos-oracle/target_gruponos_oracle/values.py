@@ -9,6 +9,7 @@ generic schema walk. Schemas using keywords outside that set are validated by fa
 from __future__ import annotations
 
 import datetime
+import enum
 import time
 import typing as t
 from dataclasses import dataclass
@@ -112,12 +113,35 @@ class Check:
         return cls(types, "null" in names, " or ".join(names))
 
 
+class Source(enum.Enum):
+    """Where a column's value comes from; :data:`_SOURCE_CODE` says how the builder reads it."""
+
+    FIELD = "the record's property named by the column's field"
+    TIME_EXTRACTED = "the RECORD message's time_extracted"
+    ACCEPTED_AT = "the time the target accepted the record into its batch (UTC)"
+    SEQUENCE = "milliseconds since the epoch when the record was accepted"
+    TABLE_VERSION = "the RECORD message's version (full-table syncs)"
+    SYNC_STARTED_AT = "the time this target started, epoch milliseconds (the SDK's)"
+
+
+# The one place sources become code: expressions over the builder's locals (``record``,
+# ``get`` = record.get, ``message``, ``now`` = the accept time) and its environment.
+_SOURCE_CODE = {
+    Source.FIELD: "get({field!r})",
+    Source.TIME_EXTRACTED: "message.get('time_extracted')",
+    Source.ACCEPTED_AT: "now",
+    Source.SEQUENCE: "millis()",
+    Source.TABLE_VERSION: "message.get('version')",
+    Source.SYNC_STARTED_AT: "started",
+}
+
+
 @dataclass(frozen=True)
 class Column:
     """How one column's value is obtained, checked and converted."""
 
-    field: str  # the property named in messages
-    source: str  # Python expression over ``record``, ``get``, ``message`` and ``now``
+    field: str  # the property named in messages (and read, for Source.FIELD)
+    source: Source
     kind: Kind
     limit: int | None = None  # most characters allowed (strings)
     byte_limit: int | None = None  # most UTF-8 bytes allowed (Oracle VARCHAR2)
@@ -266,7 +290,8 @@ def _column_code(
 ) -> list[str]:
     """Source lines computing ``v{i}``: fetch, check, convert."""
     v, field, check, family = f"v{i}", repr(column.field), column.check, column.kind.family
-    lines = [f"{v} = {column.source}", f"if {v} is not None:"]
+    source = _SOURCE_CODE[column.source].format(field=column.field)
+    lines = [f"{v} = {source}", f"if {v} is not None:"]
     if check is not None:
         env[f"types{i}"] = check.types
         lines.append(

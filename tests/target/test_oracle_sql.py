@@ -17,7 +17,7 @@ from target_gruponos_oracle import audit, dialects, statements
 from target_gruponos_oracle.connector import RESERVED, evolution_ddl, unique_key_ddl
 from target_gruponos_oracle.errors import FieldError
 from target_gruponos_oracle.kinds import Kind, kind_from_declared
-from target_gruponos_oracle.sinks import DELETED_COLUMN, VERSION_COLUMN, plan_table, row_columns
+from target_gruponos_oracle.plan import DELETED_COLUMN, VERSION_COLUMN, plan_table, row_columns
 from target_gruponos_oracle.values import compile_row_builder
 
 from .target_testkit import DETAIL_PROPERTIES
@@ -37,13 +37,13 @@ def _plan(load_method: str = "upsert", **config):
 
 def _plan_for(properties: dict, load_method: str = "upsert", **config):
     return plan_table(
-        "WMS_ORDER_DETAILS",
-        None,
-        {"type": "object", "properties": properties},
-        ["id"],
-        ["mod_ts"],
-        {"load_method": load_method, **config},
-        dialects.ORACLE,
+        table="WMS_ORDER_DETAILS",
+        schema_name=None,
+        schema={"type": "object", "properties": properties},
+        key_properties=["id"],
+        bookmark_properties=["mod_ts"],
+        config={"load_method": load_method, **config},
+        database=dialects.ORACLE,
         all_metadata=True,
     )
 

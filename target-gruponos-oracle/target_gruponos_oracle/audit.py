@@ -285,7 +285,7 @@ class LoadAudit:
             "v_MESSAGE": failure[:MESSAGE_CHARS] if failure else None,
         }
         try:
-            with self.connector._engine.begin() as conn:
+            with self.connector.begin() as conn:
                 conn.execute(self._end, parameters)
         except sa.exc.SQLAlchemyError as exc:
             if failure is None:

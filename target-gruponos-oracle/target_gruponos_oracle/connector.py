@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from singer_sdk.sql import SQLConnector
 from sqlalchemy.dialects.oracle.base import RESERVED_WORDS
 
-from target_gruponos_oracle import dialects
+from target_gruponos_oracle import dialects, sdk_hooks
 from target_gruponos_oracle.errors import IdentifierCollisionError, SettingError
 from target_gruponos_oracle.kinds import Kind, column_change, kind_from_declared
 
@@ -306,7 +306,11 @@ class OracleConnector(SQLConnector):
     @property
     def dialect(self) -> Dialect:
         """The SQLAlchemy dialect statements are compiled for."""
-        return self._engine.dialect
+        return sdk_hooks.engine(self).dialect
+
+    def begin(self) -> t.ContextManager[sa.Connection]:
+        """A connection in a transaction, committed when the block ends without an error."""
+        return sdk_hooks.engine(self).begin()
 
     @property
     def database(self) -> Database:

@@ -44,11 +44,21 @@ class OracleSink(SQLSink[OracleConnector]):
 
     connector_class = OracleConnector
 
-    def __init__(self, target: t.Any, stream_name: str, *args: t.Any, **kwargs: t.Any) -> None:
+    def __init__(
+        self,
+        target: t.Any,
+        stream_name: str,
+        schema: dict,
+        key_properties: t.Sequence[str] | None,
+        **kwargs: t.Any,
+    ) -> None:
         # The stream's bookmark properties (``mod_ts``) from its SCHEMA message, for the guard.
         self.bookmark_properties = list(getattr(target, "bookmarks", {}).get(stream_name, []))
         self._run_audit = target.audit
-        super().__init__(target, stream_name, *args, **kwargs)
+        # The keys as the SCHEMA names them (records are read by these names; the plan makes
+        # them column names). SQLSink.key_properties are the SDK's own conformed names.
+        self.stream_keys = list(key_properties or [])
+        super().__init__(target, stream_name, schema, key_properties, **kwargs)
 
     # Setup ------------------------------------------------------------------------------
 
@@ -59,7 +69,7 @@ class OracleSink(SQLSink[OracleConnector]):
             table=self.table_name,
             schema_name=self.schema_name,
             schema=self.schema,
-            key_properties=self._key_properties,
+            key_properties=self.stream_keys,
             bookmark_properties=self.bookmark_properties,
             config=self.config,
             database=database,
@@ -71,7 +81,7 @@ class OracleSink(SQLSink[OracleConnector]):
                 "(setting audit_table): rename the stream (stream map) or set another audit_table"
             )
             raise IdentifierCollisionError(msg)
-        with self.connector._engine.begin() as conn:
+        with self.connector.begin() as conn:
             # overwrite adds a missing key index only once the old rows are gone
             overwrite = self.config.get("load_method") == "overwrite"
             actual = self.connector.evolve_table(
@@ -142,7 +152,7 @@ class OracleSink(SQLSink[OracleConnector]):
     @property
     def _builder_checks(self) -> bool:
         """Whether the row builder validates (validation on, no fastjsonschema needed)."""
-        return self.validate_schema and self._validator is None
+        return self.validate_schema and self._full_validator is None
 
     @functools.cached_property
     def checkable_schema(self) -> dict:
@@ -151,9 +161,11 @@ class OracleSink(SQLSink[OracleConnector]):
 
     def get_validator(self) -> CompiledValidator | None:
         """fastjsonschema, only when validating a schema the row builder cannot check alone."""
-        if not self.validate_schema or builder_validates(self.checkable_schema):
-            return None
-        return CompiledValidator(self.original_schema)
+        validator = None
+        if self.validate_schema and not builder_validates(self.checkable_schema):
+            validator = CompiledValidator(self.original_schema)
+        self._full_validator = validator  # the SDK keeps it privately
+        return validator
 
     # Records ----------------------------------------------------------------------------
 
@@ -163,9 +175,9 @@ class OracleSink(SQLSink[OracleConnector]):
         Returns whether the batch is full.
         """
         try:
-            if self._validator is not None:
-                self._validator.validate(record)
-            for key in self._key_properties:
+            if self._full_validator is not None:
+                self._full_validator.validate(record)
+            for key in self.stream_keys:
                 if record.get(key) is None:
                     reason = "key property missing or null"
                     raise MissingKeyError(self.stream_name, line, key, reason)
@@ -183,7 +195,7 @@ class OracleSink(SQLSink[OracleConnector]):
         else:
             self._rows.append(row)
         self.tally_record_read()
-        return self._batch_records_read >= self._max_rows
+        return self.current_size >= self._max_rows
 
     def _keep_latest(self, row: tuple) -> None:
         """In-batch de-duplication: one row per key, the newest by bookmark, else the last."""
@@ -218,7 +230,7 @@ class OracleSink(SQLSink[OracleConnector]):
         self._rows = {} if self._plan.dedupe else []
         self._first_line, self._older_in_batch = None, 0
         try:
-            with self.connector._engine.begin() as conn:
+            with self.connector.begin() as conn:
                 if self._overwrite_pending():
                     conn.execute(statements.delete_all_statement(self._plan.table))
                     self.connector.ensure_unique_key(conn, self._plan.table)
@@ -297,7 +309,7 @@ class OracleSink(SQLSink[OracleConnector]):
         statement = statements.retire_old_versions_statement(
             self._plan.table, VERSION_COLUMN, deleted, self.connector.database
         )
-        with self.connector._engine.begin() as conn:
+        with self.connector.begin() as conn:
             result = conn.execute(statement, {"version": new_version, "deleted_at": now_text()})
             counts = self._audit.record(conn, retired=result.rowcount)
         self._audit.committed(counts)

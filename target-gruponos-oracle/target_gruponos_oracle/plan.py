@@ -104,7 +104,9 @@ def plan_table(
         guard=guard,
         dedupe=True,
         table=sa_table,
-        statement=database.upsert_statement(sa_table, kinds, keys, guard, version),
+        statement=database.upsert_statement(
+            statements.Upsert(sa_table, kinds, tuple(keys), guard, version)
+        ),
         restamp=restamp,
     )
 

@@ -10,6 +10,7 @@ driver types: date-times as ISO-8601 text with offset, dates as ``YYYY-MM-DD`` t
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -20,6 +21,19 @@ if t.TYPE_CHECKING:
     from sqlalchemy.sql.expression import Executable
 
     from target_gruponos_oracle.dialects import Database
+
+
+@dataclass(frozen=True)
+class Upsert:
+    """What a batch upsert writes: ``table``'s ``kinds`` columns, matched on ``keys``; with a
+    ``guard`` (the bookmark column) an older incoming row never replaces a newer one, and the
+    ``version`` column keeps the newest version seen (see :func:`update_values`)."""
+
+    table: sa.Table
+    kinds: dict[str, Kind]
+    keys: tuple[str, ...]
+    guard: str | None
+    version: str | None
 
 
 def newer_or_equal(

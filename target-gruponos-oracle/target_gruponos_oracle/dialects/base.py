@@ -10,6 +10,7 @@ if t.TYPE_CHECKING:
     from sqlalchemy.sql.expression import Executable
 
     from target_gruponos_oracle.kinds import Kind
+    from target_gruponos_oracle.statements import Upsert
 
 
 class Declared(sa.types.UserDefinedType):
@@ -70,16 +71,8 @@ class Database:
         """A JSON number (int, Decimal or float, never None) as the driver binds it exactly."""
         raise NotImplementedError
 
-    def upsert_statement(
-        self,
-        table: sa.Table,
-        kinds: dict[str, Kind],
-        keys: t.Sequence[str],
-        guard: str | None,
-        version: str | None,
-    ) -> Executable:
-        """Insert-or-update on ``keys``; with ``guard`` (the bookmark column) older rows never
-        win. Matched rows' columns become what :func:`statements.update_values` says."""
+    def upsert_statement(self, upsert: Upsert) -> Executable:
+        """Insert-or-update of one row per parameter set, as ``upsert`` describes."""
         raise NotImplementedError
 
     def varchar_byte_limit(self, max_varchar_length: int) -> int | None:

@@ -52,15 +52,8 @@ class Oracle(Database):
         """Decimal or int (python-oracledb binds both to NUMBER exactly)."""
         return Decimal(repr(value)) if isinstance(value, float) else value
 
-    def upsert_statement(
-        self,
-        table: sa.Table,
-        kinds: dict[str, Kind],
-        keys: t.Sequence[str],
-        guard: str | None,
-        version: str | None,
-    ) -> Executable:
-        return Merge(table, kinds, keys, guard, version)
+    def upsert_statement(self, upsert: statements.Upsert) -> Executable:
+        return Merge(upsert)
 
     def varchar_byte_limit(self, max_varchar_length: int) -> int:
         """VARCHAR2 holds at most max_varchar_length bytes, whatever its CHAR length."""
@@ -112,47 +105,37 @@ class Merge(Executable, ClauseElement):
 
     inherit_cache = False
 
-    def __init__(
-        self,
-        table: sa.Table,
-        kinds: dict[str, Kind],
-        keys: t.Sequence[str],
-        guard: str | None,
-        version: str | None,
-    ) -> None:
-        self.table = table
-        self.kinds = kinds
-        self.keys = list(keys)
-        self.guard = guard
-        self.version = version
+    def __init__(self, upsert: statements.Upsert) -> None:
+        self.upsert = upsert
 
 
 @compiles(Merge)
 def _compile_merge(merge: Merge, compiler: SQLCompiler, **kw: t.Any) -> str:
-    target = merge.table.alias("tgt")
+    upsert = merge.upsert
+    target = upsert.table.alias("tgt")
     source = sa.select(
-        *(ORACLE.bind_value(col, kind).label(col) for col, kind in merge.kinds.items())
+        *(ORACLE.bind_value(col, kind).label(col) for col, kind in upsert.kinds.items())
     ).subquery("src")
     quote = compiler.preparer.quote
 
     def both(col: str) -> tuple[str, str]:
         return f"tgt.{quote(col)}", f"src.{quote(col)}"
 
-    on = " AND ".join("{} = {}".format(*both(k)) for k in merge.keys)
+    on = " AND ".join("{} = {}".format(*both(k)) for k in upsert.keys)
     text = (
         f"MERGE INTO {compiler.process(target, asfrom=True, **kw)} "
         f"USING {compiler.process(source, asfrom=True, **kw)} ON ({on})"
     )
-    values = statements.update_values(merge.kinds, merge.keys, merge.version, source.c, target.c)
+    values = statements.update_values(upsert.kinds, upsert.keys, upsert.version, source.c, target.c)
     if values:
         text += " WHEN MATCHED THEN UPDATE SET " + ", ".join(
             f"tgt.{quote(c)} = {compiler.process(v, **kw)}" for c, v in values.items()
         )
-        if merge.guard:
+        if upsert.guard:
             condition = statements.newer_or_equal(
-                source.c[merge.guard], target.c[merge.guard], merge.kinds[merge.guard], ORACLE
+                source.c[upsert.guard], target.c[upsert.guard], upsert.kinds[upsert.guard], ORACLE
             )
             text += " WHERE " + compiler.process(condition, **kw)
-    columns = ", ".join(quote(c) for c in merge.kinds)
-    values = ", ".join(both(c)[1] for c in merge.kinds)
+    columns = ", ".join(quote(c) for c in upsert.kinds)
+    values = ", ".join(both(c)[1] for c in upsert.kinds)
     return f"{text} WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})"

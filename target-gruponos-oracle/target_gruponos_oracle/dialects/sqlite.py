@@ -57,27 +57,21 @@ class SQLite(Database):
         text = str(value)
         return format(value, "f") if "E" in text else text
 
-    def upsert_statement(
-        self,
-        table: sa.Table,
-        kinds: dict[str, Kind],
-        keys: t.Sequence[str],
-        guard: str | None,
-        version: str | None,
-    ) -> Executable:
+    def upsert_statement(self, upsert: statements.Upsert) -> Executable:
         """``INSERT ... ON CONFLICT (keys) DO UPDATE ... WHERE`` (the guard)."""
+        table, kinds, keys, guard = upsert.table, upsert.kinds, list(upsert.keys), upsert.guard
         insert = sqlite.insert(table).values(
             {col: self.bind_value(col, kind) for col, kind in kinds.items()}
         )
-        updates = statements.update_values(kinds, keys, version, insert.excluded, table.c)
+        updates = statements.update_values(kinds, keys, upsert.version, insert.excluded, table.c)
         if not updates:
-            return insert.on_conflict_do_nothing(index_elements=list(keys))
+            return insert.on_conflict_do_nothing(index_elements=keys)
         where = None
         if guard:
             where = statements.newer_or_equal(
                 insert.excluded[guard], table.c[guard], kinds[guard], self
             )
-        return insert.on_conflict_do_update(index_elements=list(keys), set_=updates, where=where)
+        return insert.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
 
     def declared_types(self, conn: sa.Connection, table: sa.Table) -> dict[str, str]:
         """The declared type text, which SQLite keeps verbatim (the inspector would map it)."""

@@ -19,6 +19,7 @@ import typing as t
 from dataclasses import dataclass
 
 from singer_sdk import Target
+from singer_sdk.plugin_base import PluginBase
 from singer_sdk.sql import SQLConnector
 
 if t.TYPE_CHECKING:
@@ -98,6 +99,14 @@ HOOKS: tuple[Hook, ...] = (
         "BATCH files load record by record like RECORD messages (validation, in-batch dedupe, "
         "guard, STATE after commit) instead of the SDK's process_batch_files",
         called_from=(Target, "process_lines"),
+    ),
+    Hook(
+        PluginBase,
+        "_validate_config",
+        "(self, *, raise_errors: 'bool' = True) -> 'list[str]'",
+        "invalid settings fail in one line naming each setting and what it accepts (the SDK "
+        "says only 'Config validation failed')",
+        called_from=(PluginBase, "__init__"),
     ),
     Hook(
         Target,

@@ -368,7 +368,7 @@ class TargetGruponosOracle(SQLTarget):
         try:
             return super()._validate_config(raise_errors=raise_errors)
         except ConfigValidationError as exc:
-            problems = setting_problems(self.config_jsonschema, self._config)
+            problems = setting_problems(self.config_jsonschema, dict(self.config))
             raise ConfigValidationError("; ".join(problems), errors=problems) from exc
 
     @classmethod

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tempfile
 import typing as t
-from pathlib import Path
 from urllib.parse import unquote
 
 import sqlalchemy as sa
@@ -47,7 +45,6 @@ _DRIVERS = {
     "sqlite": "sqlite",
     "sqlite+pysqlite": "sqlite+pysqlite",
 }
-SQLITE_DEFAULT_TIMEOUT = 5  # seconds; sqlite3's default wait for another writer's lock
 
 
 def parse_url(text: str) -> sa.URL:
@@ -77,21 +74,6 @@ def parse_url(text: str) -> sa.URL:
         return url
     username, colon, password = userinfo.partition(":")
     return url.set(username=unquote(username), password=unquote(password) if colon else None)
-
-
-def ensure_writable_folder(folder: Path) -> None:
-    """Create the SQLite file's folder if missing, and check SQLite can write there (it
-    creates its journal next to the file); failures name the folder and the OS reason."""
-    action = "create"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        action = "write in"
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        msg = f"setting sqlalchemy_url: cannot {action} the folder '{folder}' of the SQLite file"
-        raise SettingError(f"{msg}: {reason}") from None
 
 
 def conform_identifier(name: str, max_bytes: int = MAX_IDENTIFIER_BYTES) -> str:
@@ -284,24 +266,15 @@ class OracleConnector(SQLConnector):
     def create_engine(self) -> sa.Engine:
         """Engine for the configured URL; the SQLite file's folder is created if missing."""
         url = sa.make_url(self.sqlalchemy_url)
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            ensure_writable_folder(Path(url.database).parent)
         database = dialects.for_name(url.get_backend_name())
+        database.prepare(url)
         return sa.create_engine(url, pool_pre_ping=database.pool_pre_ping)
 
     def explain(self, exc: BaseException) -> str:
         """The database's reason for a failure; for a locked SQLite file, also how long the
         target waited and how to make it wait longer."""
         reason = " ".join(str(getattr(exc, "orig", None) or exc).split())  # one line
-        if self.dialect.name == "sqlite" and "database is locked" in reason:
-            url = sa.make_url(self.sqlalchemy_url)
-            waited = url.query.get("timeout", SQLITE_DEFAULT_TIMEOUT)
-            reason += (
-                f" (another process held the SQLite file longer than the {waited} s the "
-                "target waits; to wait longer add ?timeout=SECONDS to sqlalchemy_url, e.g. "
-                "sqlite:///output/warehouse.db?timeout=60)"
-            )
-        return reason
+        return self.database.explain(reason, sa.make_url(self.sqlalchemy_url))
 
     @property
     def dialect(self) -> Dialect:

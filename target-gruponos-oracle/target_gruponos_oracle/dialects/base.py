@@ -97,6 +97,15 @@ class Database:
         _ = table, column, old, new, spec
         return None
 
+    def prepare(self, url: sa.URL) -> None:
+        """Make ``url`` usable before the engine opens it (nothing by default)."""
+        _ = url
+
+    def explain(self, reason: str, url: sa.URL) -> str:
+        """The database's one-line ``reason`` for a failure, with advice where there is some."""
+        _ = url
+        return reason
+
     def declared_types(self, conn: sa.Connection, table: sa.Table) -> dict[str, str]:
         """Each existing column of ``table`` (upper case) with its declared type text."""
         inspector = sa.inspect(conn)

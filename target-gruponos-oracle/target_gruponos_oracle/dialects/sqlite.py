@@ -7,14 +7,19 @@ like the values do; the upsert is ``INSERT ... ON CONFLICT DO UPDATE``; one writ
 
 from __future__ import annotations
 
+import tempfile
 import typing as t
 from decimal import Decimal
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
 from target_gruponos_oracle import statements
 from target_gruponos_oracle.dialects.base import Database, Declared
+from target_gruponos_oracle.errors import SettingError
+
+DEFAULT_TIMEOUT = 5  # seconds; sqlite3's default wait for another writer's lock
 
 if t.TYPE_CHECKING:
     from sqlalchemy.sql.expression import Executable
@@ -73,6 +78,22 @@ class SQLite(Database):
             )
         return insert.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
 
+    def prepare(self, url: sa.URL) -> None:
+        """The file's folder is created if missing, and must be writable."""
+        if url.database not in (None, "", ":memory:"):
+            _ensure_writable_folder(Path(url.database).parent)
+
+    def explain(self, reason: str, url: sa.URL) -> str:
+        """A locked file: also how long the target waited and how to make it wait longer."""
+        if "database is locked" not in reason:
+            return reason
+        waited = url.query.get("timeout", DEFAULT_TIMEOUT)
+        return reason + (
+            f" (another process held the SQLite file longer than the {waited} s the "
+            "target waits; to wait longer add ?timeout=SECONDS to sqlalchemy_url, e.g. "
+            "sqlite:///output/warehouse.db?timeout=60)"
+        )
+
     def declared_types(self, conn: sa.Connection, table: sa.Table) -> dict[str, str]:
         """The declared type text, which SQLite keeps verbatim (the inspector would map it)."""
         preparer = conn.dialect.identifier_preparer
@@ -81,6 +102,21 @@ class SQLite(Database):
 
 
 SQLITE = SQLite()
+
+
+def _ensure_writable_folder(folder: Path) -> None:
+    """Create the SQLite file's folder if missing, and check SQLite can write there (it
+    creates its journal next to the file); failures name the folder and the OS reason."""
+    action = "create"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        action = "write in"
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        msg = f"setting sqlalchemy_url: cannot {action} the folder '{folder}' of the SQLite file"
+        raise SettingError(f"{msg}: {reason}") from None
 
 
 def _sql(number: int) -> sa.ColumnElement:

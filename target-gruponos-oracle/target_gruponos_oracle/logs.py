@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 import traceback
 import typing as t
+
+if t.TYPE_CHECKING:
+    import click
 
 # The password of any URL in a message: scheme://user:PASSWORD@host, up to the last '@'
 # (as the target reads sqlalchemy_url: a password may hold '@')
@@ -46,6 +50,26 @@ def log_unexpected(logger: logging.Logger, exc: BaseException) -> None:
     if logger.isEnabledFor(logging.DEBUG):
         trace = "".join(traceback.format_exception(exc)).rstrip()
         logger.debug("Traceback of the failure above:\n%s", redact(trace))
+
+
+def guard_main(command: click.Command, logger: logging.Logger) -> click.Command:
+    """Wrap the SDK's click command so that any exception escaping it is one line, exit 1.
+
+    `main`, not `invoke`: click reads `--config` and runs option callbacks before `invoke`,
+    and their failures would otherwise print Python's own traceback (an `[info]` line each
+    under Meltano).
+    """
+    main = command.main
+
+    def guarded_main(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        try:
+            return main(*args, **kwargs)
+        except Exception as exc:  # whatever it is: one line and exit 1
+            log_unexpected(logger, exc)
+            sys.exit(1)
+
+    command.main = guarded_main  # type: ignore[method-assign]
+    return command
 
 
 class Throttle:

@@ -10,6 +10,7 @@ import typing as t
 from collections import Counter
 from dataclasses import dataclass, field
 
+import click
 import jsonschema
 import sqlalchemy as sa
 from singer_sdk import typing as th
@@ -29,7 +30,7 @@ from target_gruponos_oracle.errors import (
     RecordBeforeSchemaError,
     SchemaError,
 )
-from target_gruponos_oracle.logs import log_unexpected, redact, remember_secrets
+from target_gruponos_oracle.logs import guard_main, redact, remember_secrets
 from target_gruponos_oracle.plan import stream_table_name
 from target_gruponos_oracle.sinks import OracleSink
 from target_gruponos_oracle.values import parse_line
@@ -435,9 +436,11 @@ class TargetGruponosOracle(SQLTarget):
         except EXPECTED_FAILURES as exc:
             cls.logger.error("%s", exc)
             sys.exit(1)
-        except Exception as exc:  # anything else: still one line, exit 1
-            log_unexpected(cls.logger, exc)
-            sys.exit(1)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command; anything unexpected, also before `invoke`, is one line too."""
+        return guard_main(super().get_singer_command(), cls.logger)
 
 
 def setting_problems(config_schema: dict, config: t.Mapping[str, t.Any]) -> list[str]:

@@ -41,6 +41,26 @@ def test_unexpected_exception_is_one_error_line_with_its_type_and_message(tmp_pa
     assert "Traceback" not in result.stderr
 
 
+def test_failure_before_loading_starts_is_one_error_line_too(tmp_path):
+    # click reads --config before the target's invoke runs
+    result = subprocess.run(
+        [*TARGET_CMD, "--config", str(tmp_path / "missing.json")],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].endswith(
+        f"FileNotFoundError: File at '{tmp_path / 'missing.json'}' was not found."
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_unexpected_exception_traceback_appears_at_debug_level(tmp_path):
     result = _run_with_a_failing_stream_map(tmp_path, TARGET_GRUPONOS_ORACLE_LOGLEVEL="DEBUG")
 

@@ -50,7 +50,7 @@ COLUMNS: dict[str, Kind] = {
 }
 KEYS = ("RUN_ID", "STREAM_NAME")
 COUNTS = ("RECORDS_RECEIVED", "ROWS_WRITTEN", "ROWS_SKIPPED_OLDER", "RECORDS_SUPERSEDED")
-COUNTS += ("ROWS_RETIRED", "MAX_BOOKMARK", "MAX_BOOKMARK_TEXT")
+COUNTS += ("ROWS_RETIRED", "MAX_BOOKMARK", "MAX_BOOKMARK_TEXT", "STATUS", "ENDED_AT")
 STARTED = ("RUN_ID", "STREAM_NAME", "TABLE_NAME", "LOAD_METHOD", "STARTED_AT", "STATUS")
 
 
@@ -67,28 +67,29 @@ def insert_statement(table: sa.Table, database: Database) -> sa.Insert:
 
 
 def update_counts_statement(table: sa.Table, database: Database) -> sa.Update:
-    """Sets a stream's counts (parameters ``v_<column>`` of ``COUNTS``, ``w_run``, ``w_stream``)."""
-    return _for_stream(table).values({c: database.bind_value(f"v_{c}", COLUMNS[c]) for c in COUNTS})
-
-
-_END_COLUMNS = ("STATUS", "ENDED_AT", "MESSAGE")
-_RUNNING = sa.literal_column("'running'")
+    """Sets a stream's counts and status (parameters ``v_<column>`` of ``COUNTS``, ``w_run``,
+    ``w_stream``)."""
+    return (
+        sa.update(table)
+        .where(
+            table.c["RUN_ID"] == sa.bindparam("w_run"),
+            table.c["STREAM_NAME"] == sa.bindparam("w_stream"),
+        )
+        .values(_bound(COUNTS, database))
+    )
 
 
 def end_statement(table: sa.Table, database: Database) -> sa.Update:
-    """Ends every still-running row of a run (``w_run``; ``v_`` + STATUS, ENDED_AT, MESSAGE)."""
+    """Ends every row of a run (``w_run``; ``v_`` + STATUS, ENDED_AT, MESSAGE)."""
     return (
         sa.update(table)
-        .where(table.c["RUN_ID"] == sa.bindparam("w_run"), table.c["STATUS"] == _RUNNING)
-        .values({c: database.bind_value(f"v_{c}", COLUMNS[c]) for c in _END_COLUMNS})
+        .where(table.c["RUN_ID"] == sa.bindparam("w_run"))
+        .values(_bound(("STATUS", "ENDED_AT", "MESSAGE"), database))
     )
 
 
-def _for_stream(table: sa.Table) -> sa.Update:
-    return sa.update(table).where(
-        table.c["RUN_ID"] == sa.bindparam("w_run"),
-        table.c["STREAM_NAME"] == sa.bindparam("w_stream"),
-    )
+def _bound(columns: t.Iterable[str], database: Database) -> dict[str, sa.ColumnElement]:
+    return {c: database.bind_value(f"v_{c}", COLUMNS[c]) for c in columns}
 
 
 def now_text() -> str:
@@ -151,6 +152,7 @@ class StreamAudit:
         self.bookmark_kind = bookmark
         self.counts = Counts()
         self.started = time.monotonic()
+        self.ended = False  # its row says succeeded (written by its last batch)
 
     def record(
         self,
@@ -175,6 +177,7 @@ class StreamAudit:
     def committed(self, counts: Counts) -> None:
         """The transaction that wrote ``counts`` committed: they are the stream's counts now."""
         self.counts = counts
+        self.ended = self.run.closing
 
     def _elapsed(self) -> tuple[float, float]:
         """Seconds since the stream began, and records per second over them."""
@@ -204,9 +207,12 @@ class StreamAudit:
         timestamp = self.bookmark_kind is not None and self.bookmark_kind.family == "timestamp"
         bookmark = counts.bookmark
         text = None if bookmark is None or timestamp else str(bookmark)
+        closing = self.run.closing  # the final drain: its commit also ends the row
         return {
             "w_run": self.run.run_id,
             "w_stream": self.stream,
+            "v_STATUS": "succeeded" if closing else "running",
+            "v_ENDED_AT": now_text() if closing else None,
             "v_RECORDS_RECEIVED": counts.records,
             "v_ROWS_WRITTEN": counts.written,
             "v_ROWS_SKIPPED_OLDER": counts.skipped_older,
@@ -227,6 +233,9 @@ class LoadAudit:
         self.connector = connector
         self.logger = logger
         self.streams: dict[str, StreamAudit] = {}
+        # Set at the end of the input: the batches committed from then on are each stream's
+        # last, and their transaction marks the row succeeded (no commit of its own).
+        self.closing = False
         name = config.get("audit_table", DEFAULT_TABLE)
         database = connector.database
         self.table = None
@@ -268,14 +277,16 @@ class LoadAudit:
             conn.execute(self._update, stream.parameters(counts))
 
     def end(self, failure: str | None) -> None:
-        """Log each stream's summary and mark the run's rows ``succeeded`` or ``failed``.
+        """Log each stream's summary and mark the run's rows ``succeeded`` (those whose last
+        batch did not) or all ``failed``.
 
         On failure the original error matters more than the audit: a database that cannot be
         reached any more is logged as a warning and the failure still propagates.
         """
         for stream in self.streams.values():
             self.logger.info("%s", stream.summary())
-        if self.table is None or not self.streams:
+        done = all(stream.ended for stream in self.streams.values())
+        if self.table is None or not self.streams or (done and failure is None):
             return
         status = "failed" if failure else "succeeded"
         parameters = {

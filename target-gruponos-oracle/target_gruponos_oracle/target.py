@@ -413,6 +413,7 @@ class TargetGruponosOracle(SQLTarget):
 
     def process_endofpipe(self) -> None:
         """Commit everything, then name the streams whose deletions were not reconciled."""
+        self.audit.closing = True
         super().process_endofpipe()
         for stream, version in self.full_syncs.open.items():
             self.logger.warning(

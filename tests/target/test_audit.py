@@ -200,7 +200,7 @@ def test_sigterm_marks_the_run_failed_after_committing_its_rows(loader):
     assert "termination signal" in row["MESSAGE"]
 
 
-def test_each_stream_gets_its_row_and_a_new_schema_keeps_the_row(loader):
+def test_each_stream_gets_its_row_even_without_records_and_a_new_schema_keeps_it(loader):
     loader.run(
         [
             schema(),
@@ -209,14 +209,17 @@ def test_each_stream_gets_its_row_and_a_new_schema_keeps_the_row(loader):
             record("order_headers", id=1),
             schema(properties=WIDER),  # a schema change: a new sink, the same row, counts go on
             detail(2, T0),
+            schema("allocations", {"id": {"type": "integer"}}),  # no records at all
         ],
         batch_size_rows=1,
     )
 
     rows = {r["STREAM_NAME"]: r for r in _audit(loader)}
-    assert set(rows) == {"order_details", "order_headers"}
+    assert set(rows) == {"order_details", "order_headers", "allocations"}
     assert len({r["RUN_ID"] for r in rows.values()}) == 1
+    assert {r["STATUS"] for r in rows.values()} == {"succeeded"}
     assert _counts(rows["order_details"]) == (2, 2, 0, 0, 0)
+    assert _counts(rows["allocations"]) == (0, 0, 0, 0, 0)
     assert rows["order_headers"]["MAX_BOOKMARK"] is None
 
 

@@ -327,5 +327,5 @@ def test_audit_statements_bind_date_times_with_an_explicit_format():
         'WHERE "WMS"."SDC_LOAD_AUDIT"."RUN_ID" = :w_run '
         'AND "WMS"."SDC_LOAD_AUDIT"."STREAM_NAME" = :w_stream'
     )
-    assert '"ENDED_AT"=' + stamp.format("v_ENDED_AT") in end
-    assert end.endswith("\"STATUS\" = 'running'")
+    assert '"STATUS"=:v_STATUS' in update and '"ENDED_AT"=' + stamp.format("v_ENDED_AT") in end
+    assert end.endswith('WHERE "WMS"."SDC_LOAD_AUDIT"."RUN_ID" = :w_run')

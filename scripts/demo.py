@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tap_gruponos_wms.streams import RECOMMENDED_ENTITIES as RECOMMENDED
 from wms_simulator.process import serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +48,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--modify", type=int, default=20, help="records the WMS changes")
     parser.add_argument("--insert", type=int, default=5, help="orders the WMS adds")
     parser.add_argument("--delete", type=int, default=2, help="orders the WMS deletes")
+    parser.add_argument(
+        "--recommended",
+        action="store_true",
+        help="extract the README's recommended 15 entities instead of the three mission ones",
+    )
     parser.add_argument(
         "--warehouse",
         type=Path,
@@ -88,12 +94,28 @@ def simulator(port: int, orders: int, log: Path) -> Iterator[str]:
             raise SystemExit(f"demo: {exc}, see {log}") from None
 
 
-def table_contents(warehouse: Path) -> dict[str, dict[object, tuple]]:
+def tables(recommended: bool) -> tuple[str, ...]:
+    if not recommended:
+        return TABLES
+    return TABLES + tuple(f"WMS_{entity.upper()}" for entity in RECOMMENDED[3:])
+
+
+def recommended_env() -> dict[str, str]:
+    """Meltano settings and selection for the recommended set (see the README)."""
+    select = json.dumps(["*.*"])
+    return {
+        "TAP_GRUPONOS_WMS_ENTITIES": json.dumps(RECOMMENDED),
+        "TAP_GRUPONOS_WMS__SELECT": select,
+        "TAP_GRUPONOS_WMS__FULL__SELECT": select,
+    }
+
+
+def table_contents(warehouse: Path, names: tuple[str, ...]) -> dict[str, dict[object, tuple]]:
     """Each table's business content by ID (metadata columns left out)."""
     con = sqlite3.connect(warehouse)
     try:
         contents = {}
-        for table in TABLES:
+        for table in names:
             cur = con.execute(f'SELECT * FROM "{table}"')
             names = [d[0].upper() for d in cur.description]
             keep = [i for i, n in enumerate(names) if not n.startswith("SDC_")]
@@ -106,13 +128,13 @@ def table_contents(warehouse: Path) -> dict[str, dict[object, tuple]]:
 
 
 def report(before: dict, after: dict, timings: dict[str, float], warehouse: Path) -> None:
-    print(f"\n{'table':<20}{'rows':>8}{'inserted':>10}{'updated':>9}")
-    print(f"{'':<28}{'(by the incremental run)':>19}")
-    for table in TABLES:
+    print(f"\n{'table':<26}{'rows':>8}{'inserted':>10}{'updated':>9}")
+    print(f"{'':<34}{'(by the incremental run)':>19}")
+    for table in before:
         old, new = before[table], after[table]
         inserted = sum(1 for k in new if k not in old)
         updated = sum(1 for k, v in new.items() if k in old and old[k] != v)
-        print(f"{table:<20}{len(new):>8}{inserted:>10}{updated:>9}")
+        print(f"{table:<26}{len(new):>8}{inserted:>10}{updated:>9}")
     print(f"\n{'step':<28}{'seconds':>8}")
     for label, seconds in timings.items():
         print(f"{label:<28}{seconds:>8.1f}")
@@ -162,7 +184,9 @@ def main() -> int:
         MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
         TAP_GRUPONOS_WMS_BASE_URL=f"http://127.0.0.1:{args.port}/gruponos_test",
         TARGET_GRUPONOS_ORACLE_SQLALCHEMY_URL=f"sqlite:///{args.warehouse.resolve()}",
+        **(recommended_env() if args.recommended else {}),
     )
+    names = tables(args.recommended)
     timings: dict[str, float] = {}
     ensure_port_free(args.port)
     step("meltano install", [meltano, "install"], env, timings)
@@ -175,7 +199,7 @@ def main() -> int:
         # production from its own bookmark (its first run would otherwise read everything).
         full_sync_started = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         step("meltano run full-sync", [meltano, "run", "full-sync"], env, timings)
-        before = table_contents(args.warehouse)
+        before = table_contents(args.warehouse, names)
         mutate = [
             str(BIN / "wms-simulator"),
             "mutate",
@@ -201,7 +225,7 @@ def main() -> int:
             dict(env, TAP_GRUPONOS_WMS_START_DATE=full_sync_started),
             timings,
         )
-        after = table_contents(args.warehouse)
+        after = table_contents(args.warehouse, names)
     report(before, after, timings, args.warehouse)
     print_audit(args.warehouse, ("full-sync", "incremental-sync"))
     return 0

@@ -178,14 +178,18 @@ class DataStore:
         rows = table.rows
         if f.source == ID:
             return lambda rid: rid
+        # A deleted record that others still point at (an inventory's location) reads as
+        # null through those relations, as a chain filter on it would in a WMS.
         if f.source in (PARENT, SEQ, CREATE_TS, MOD_TS):
             attr = f.source
-            return lambda rid: getattr(rows[rid], attr)
+            return lambda rid: None if (row := rows.get(rid)) is None else getattr(row, attr)
         if f.source == GEN:
             tsalt, fsalt, gen, fname = table.salt, f.salt, self._gens[entity, name], f.name
 
             def value(rid: int) -> Any:
-                row = rows[rid]
+                row = rows.get(rid)
+                if row is None:
+                    return None
                 if row.changes and fname in row.changes:
                     return row.changes[fname]
                 return gen(field_hash(mix64(tsalt + rid), fsalt), row)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 import typing as t
 
 from singer_sdk.authenticators import BasicAuthenticator, OAuthAuthenticator
@@ -34,6 +35,8 @@ class ClientCredentialsAuthenticator(OAuthAuthenticator):
             client_secret=client_secret,
             oauth_headers={"Authorization": f"Basic {basic}"},
         )
+        # Streams read in parallel threads share this one token: one renewal at a time.
+        self._lock = threading.Lock()
 
     @property
     def oauth_request_body(self) -> dict:
@@ -51,10 +54,24 @@ class ClientCredentialsAuthenticator(OAuthAuthenticator):
         age = (utc_now() - self.last_refreshed).total_seconds()
         return age < self.expires_in - margin
 
-    def invalidate(self) -> None:
-        """Forget the cached token so the next request fetches a new one."""
-        self.access_token = None
-        self.last_refreshed = None
+    def authenticate_request(self, request: t.Any) -> t.Any:
+        """The current token (renewed first if due), checked and renewed under the lock so
+        that threads finding it expired together renew it once."""
+        with self._lock:
+            if not self.is_token_valid():
+                self.update_access_token()
+            token = self.access_token
+        request.headers["Authorization"] = f"Bearer {token}"
+        return request
+
+    def invalidate(self, rejected: str | None = None) -> None:
+        """Forget the cached token so the next request fetches a new one; with `rejected`
+        (the Authorization header the API refused), only if that is still the current token:
+        another thread may have renewed it already."""
+        with self._lock:
+            if rejected is None or rejected == f"Bearer {self.access_token}":
+                self.access_token = None
+                self.last_refreshed = None
 
     def handle_error(self, *, content: str, status_code: int | None) -> None:
         # The SDK would log the body and raise a bare RuntimeError; say what to fix instead.

@@ -39,6 +39,7 @@ from tap_gruponos_wms.pagination import (
     parse_timestamp,
     whole_second,
 )
+from tap_gruponos_wms.parallel import LockedStreamState
 from tap_gruponos_wms.progress import ReadProgress
 from tap_gruponos_wms.schema import flatten_record, relation_fields, schema_from_describe
 from tap_gruponos_wms.transport import deadline, mount_deadline
@@ -66,7 +67,7 @@ URL_HINT = "check base_url and api_version"
 CODE_SETTINGS = (("facility_code", "facility"), ("company_code", "company"))
 
 
-class WmsStream(RESTStream):
+class WmsStream(LockedStreamState, RESTStream):
     """One lgfapi entity, read incrementally by a fixed `mod_ts` window or in full by `id`.
 
     Incremental runs read the window [lo, hi): hi is the server clock (HTTP `Date`) when the
@@ -77,10 +78,10 @@ class WmsStream(RESTStream):
     query narrowed by a keyset (see `pagination`).
     """
 
-    entity: t.ClassVar[str]
-    #: Filter paths that narrow this entity to a facility / company code.
-    facility_filter: t.ClassVar[str]
-    company_filter: t.ClassVar[str]
+    entity: str
+    #: Filter paths that narrow this entity to a facility / company code (None: no path).
+    facility_filter: str | None
+    company_filter: str | None
 
     primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)
     replication_key = "mod_ts"
@@ -121,8 +122,7 @@ class WmsStream(RESTStream):
             if entry is not None:
                 self._schema = entry.schema.to_dict()
             else:
-                describe = self._get_json(f"{self.url_base}{self.entity}/describe/", {})
-                self._schema = schema_from_describe(self.entity, describe)
+                self._schema = schema_from_describe(self.entity, self.describe(self.entity))
         return self._schema
 
     @cached_property
@@ -232,7 +232,8 @@ class WmsStream(RESTStream):
         if response.status_code == HTTPStatus.UNAUTHORIZED and isinstance(
             self.authenticator, ClientCredentialsAuthenticator
         ):
-            self.authenticator.invalidate()  # token revoked or expired early: renew once
+            # Token revoked or expired early: renew once (once for all threads that sent it).
+            self.authenticator.invalidate(response.request.headers.get("Authorization"))
             response = self._send_once(prepared_request)
         self.validate_response(response)
         return response
@@ -362,6 +363,23 @@ class WmsStream(RESTStream):
         if problem:
             raise WmsResponseError(f"{self.entity}: record id {rid}: field '{key}' {problem}")
 
+    def entity_names(self) -> frozenset[str]:
+        """The entities `GET .../entity/` lists."""
+        return _entity_names(self._get_json(self.url_base, {}))
+
+    def describe(self, entity: str) -> dict[str, t.Any]:
+        return self._get_json(f"{self.url_base}{entity}/describe/", {})
+
+    def sample_record(self, entity: str) -> dict[str, t.Any] | None:
+        """One record of `entity` (None when it has none): its relation values name their
+        target entities."""
+        try:
+            response = self._get(f"{self.url_base}{entity}/", {"page_size": 1})
+        except WmsNotFound:
+            return None  # a list query: no records
+        results = self._json_body(response).get("results")
+        return results[0] if isinstance(results, list) and results else None
+
     def _entity_list(self) -> tuple[dt.datetime, frozenset[str]]:
         """The WMS clock (HTTP `Date`, whole seconds, UTC) and the entities it lists, from
         `GET .../entity/`: the first request of every read.
@@ -419,9 +437,9 @@ class WmsStream(RESTStream):
     def _narrowing(self) -> dict[str, t.Any]:
         """Filters every query of this stream carries that keep part of the entity out."""
         params: dict[str, t.Any] = {}
-        if facility := self.config.get("facility_code"):
+        if (facility := self.config.get("facility_code")) and self.facility_filter:
             params[self.facility_filter] = facility
-        if company := self.config.get("company_code"):
+        if (company := self.config.get("company_code")) and self.company_filter:
             params[self.company_filter] = company
         return params
 
@@ -450,6 +468,7 @@ class WmsStream(RESTStream):
         with ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-fetch") as fetcher:
             pending = fetcher.submit(self._get_page, {**base, **position.params()})
             while pending is not None:
+                self._tap.run_control.check(self.name)  # another stream failed: stop here
                 page = pending.result()
                 self.progress.query_done()
                 try:
@@ -545,14 +564,15 @@ class WmsStream(RESTStream):
 
     def _save_bookmark(self, context: Context | None, point: dt.datetime) -> None:
         """Move the bookmark forward to `point` (never backwards) and emit STATE."""
-        state = self.get_context_state(context)
-        current = state.get("replication_key_value")
-        if current and parse_timestamp(str(current)) >= point:
-            return
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = format_timestamp(point)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        with self._tap.run_control.lock:  # other streams' threads serialise the whole state
+            state = self.get_context_state(context)
+            current = state.get("replication_key_value")
+            if current and parse_timestamp(str(current)) >= point:
+                return
+            state["replication_key"] = self.replication_key
+            state["replication_key_value"] = format_timestamp(point)
+            self.state_manager.is_flushed = False
+            self._write_state_message()
 
     @property
     def emit_activate_version_messages(self) -> bool:

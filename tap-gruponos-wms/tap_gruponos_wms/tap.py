@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import typing as t
-from functools import cached_property
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property, partial
 from urllib.parse import urlsplit
 
 from singer_sdk import Tap
@@ -13,9 +14,12 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
 from tap_gruponos_wms.auth import build_authenticator
+from tap_gruponos_wms.client import WmsStream
 from tap_gruponos_wms.errors import SettingsError, guard_cli, remember_secrets, safe_url
 from tap_gruponos_wms.pagination import parse_timestamp
-from tap_gruponos_wms.streams import STREAM_TYPES
+from tap_gruponos_wms.parallel import LockedStateWriter, RunControl, sync_streams
+from tap_gruponos_wms.relations import RelationGraph
+from tap_gruponos_wms.streams import DEFAULT_ENTITIES, build_stream
 from tap_gruponos_wms.writer import SingerOutputWriter
 
 if t.TYPE_CHECKING:
@@ -23,14 +27,14 @@ if t.TYPE_CHECKING:
 
     import click
 
-    from tap_gruponos_wms.client import WmsStream
 
 BASE_URL_EXAMPLE = "https://ta29.wms.ocs.oraclecloud.com/raizen_test"
 REPLICATION_METHODS = frozenset({"INCREMENTAL", "FULL_TABLE"})
 
 
 class TapGruponosWms(Tap):
-    """Allocations, order headers and order details from Oracle WMS Cloud (lgfapi)."""
+    """Order headers, order details, allocations and any other entity of Oracle WMS Cloud's
+    lgfapi, several streams at a time."""
 
     name = "tap-gruponos-wms"
     message_writer_class = SingerOutputWriter
@@ -141,13 +145,32 @@ class TapGruponosWms(Tap):
             description="Retries of a request after 5xx, 409, 429, timeouts or dropped "
             "connections (exponential backoff with jitter, honouring Retry-After).",
         ),
+        th.Property(
+            "entities",
+            th.ArrayType(th.StringType),
+            default=list(DEFAULT_ENTITIES),
+            description='lgfapi entities to extract; ["*"] = every entity the API lists. '
+            "order_hdr, order_dtl and allocation are the streams order_headers, "
+            "order_details and allocations; any other is a stream named after its entity.",
+        ),
+        th.Property(
+            "max_parallel_streams",
+            th.IntegerType(minimum=1),
+            default=3,
+            description="Streams read at the same time, each with its own query and "
+            "bookmark. Oracle warns that many concurrent large-page queries load the WMS.",
+        ),
     ).to_dict()
 
     def __init__(self, *, catalog: dict | None = None, **kwargs: t.Any) -> None:
         self._codes_checked = False
         self._codes_lock = threading.Lock()
+        self.run_control = RunControl()  # before the SDK's init, which may write messages
+        self._graph: RelationGraph | None = None
+        self._graph_lock = threading.Lock()
         super().__init__(catalog=_with_replication_method(catalog), **kwargs)
         remember_secrets(self.config, self.config_jsonschema)
+        self._state_writer = LockedStateWriter(self, self.run_control)
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
@@ -183,15 +206,85 @@ class TapGruponosWms(Tap):
                 stream.check_codes(listed)
                 self._codes_checked = True
 
-    def discover_streams(self) -> list:
-        return [stream_type(self) for stream_type in STREAM_TYPES]
+    @property
+    def max_parallel_streams(self) -> int:
+        return int(self.config.get("max_parallel_streams", 3))
 
-    def sync_all(self) -> None:
-        """Sync, then one summary line per stream read (the same counters as its progress)."""
-        super().sync_all()
+    def discover_streams(self) -> list:
+        requested = list(self.config.get("entities") or DEFAULT_ENTITIES)
+        if requested != list(DEFAULT_ENTITIES):  # the default three are checked as they read
+            requested = self._listed_entities(requested)
+        # Each new stream reads its entity's describe: in parallel, like the streams. (The
+        # SDK syncs streams in name order, whatever the order here.)
+        with ThreadPoolExecutor(self.max_parallel_streams) as pool:
+            return list(pool.map(partial(build_stream, self), dict.fromkeys(requested)))
+
+    def _listed_entities(self, requested: list[str]) -> list[str]:
+        """`requested` with "*" expanded to every listed entity; an entity the API does not
+        list stops the run here, before any read."""
+        listed = self.listed_entities()
+        if "*" in requested:
+            return sorted(listed)
+        if unknown := [name for name in requested if name not in listed]:
+            msg = (
+                f"setting entities: {', '.join(repr(n) for n in unknown)} not listed by "
+                f"{self._catalog_client.url_base} (check the name and the API user's access)"
+            )
+            raise SettingsError(msg)
+        return requested
+
+    @cached_property
+    def _catalog_client(self) -> WmsStream:
+        """Requests about the API as a whole (the entity list, relation metadata)."""
+        return _ApiClient(self)
+
+    def listed_entities(self) -> frozenset[str]:
+        return self._catalog_client.entity_names()
+
+    def relation_graph(self, stream: WmsStream) -> RelationGraph:
+        """The run's relation graph (built once, shared by the streams' threads)."""
+        with self._graph_lock:
+            if self._graph is None:
+                client = self._catalog_client
+                self._graph = RelationGraph(
+                    self.listed_entities(), client.describe, client.sample_record
+                )
+            return self._graph
+
+    def write_message(self, message: t.Any) -> None:
+        """Every message, STATE included, under the run's lock (see `parallel`)."""
+        self.run_control.write(super().write_message, message)
+
+    def sync_all(self) -> None:  # type: ignore[misc]  # the SDK marks it final
+        """The SDK's sync_all, with its one-stream-at-a-time loop replaced by `parallel`;
+        then one summary line per stream read (the same counters as its progress)."""
+        self._reset_state_progress_markers()
+        self._set_compatible_replication_methods()
+        if self.state:
+            self._state_writer.write_state(self.state)
+        selected = []
         for stream in self.streams.values():
+            if stream.selected or stream.has_selected_descendents:
+                selected.append(stream)
+            else:
+                self.logger.info("Skipping deselected stream '%s'.", stream.name)
+        _ = self.authenticator  # built once, before the threads share it
+        try:
+            sync_streams(self, selected, self.max_parallel_streams)
+        finally:
+            for stream in self.streams.values():
+                stream.log_sync_costs()
+        for stream in selected:
             if stream.progress.started:
                 stream.progress.log_summary()
+
+
+class _ApiClient(WmsStream):
+    """Not a stream: the HTTP client (auth, retries, checks) for requests about the API."""
+
+    name = "lgfapi"
+    entity = "entity list"
+    facility_filter = company_filter = None
 
 
 def check_settings(config: Mapping[str, t.Any]) -> None:

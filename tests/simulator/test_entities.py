@@ -7,28 +7,12 @@ from typing import Any
 
 import pytest
 import requests
+from tap_gruponos_wms.streams import RECOMMENDED_ENTITIES as RECOMMENDED
 from wms_simulator import WmsSimulator
 from wms_simulator.schema import KEY_FIELD
 
 from .conftest import Client
 
-RECOMMENDED = (
-    "facility",
-    "company",
-    "item",
-    "location",
-    "inventory",
-    "container",
-    "order_type",
-    "order_status",
-    "ib_shipment",
-    "ib_shipment_dtl",
-    "purchase_order_hdr",
-    "purchase_order_dtl",
-    "order_hdr",
-    "order_dtl",
-    "allocation",
-)
 END = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 

@@ -172,10 +172,10 @@ def test_oauth2_run_uses_one_token_and_renews_it_when_revoked(sim, run_tap, capl
 
 
 def test_oauth2_token_is_renewed_before_expiry_during_a_long_run(run_tap) -> None:
-    # ~22 requests of 100 ms each: the run lasts about twice the token's 1 s lifetime.
+    # ~22 requests of 100 ms each, one stream at a time: about twice the token's lifetime.
     with WmsSimulator(orders=20, token_ttl_seconds=1, latency_ms=100) as sim:
         started = time.monotonic()
-        out = run_tap(oauth_config(sim))
+        out = run_tap({**oauth_config(sim), "max_parallel_streams": 1})
         elapsed = time.monotonic() - started
         statuses = [e["status"] for e in sim.request_log]
     assert elapsed > 1.5

@@ -108,7 +108,11 @@ def test_run_interrupted_midway_and_rerun_ends_equal_to_an_uninterrupted_one(
 
 def test_run_killed_midway_resumes_from_its_saved_state_and_ends_equal(pipeline: Pipeline) -> None:
     sim = pipeline.sim
-    env = pipeline.env(TARGET_GRUPONOS_ORACLE_BATCH_SIZE_ROWS="20")
+    # Streams are read in parallel: the held header request waits for the allocations to be
+    # committed, which on a busy machine can take longer than the default request_timeout.
+    env = pipeline.env(
+        TARGET_GRUPONOS_ORACLE_BATCH_SIZE_ROWS="20", TAP_GRUPONOS_WMS_REQUEST_TIMEOUT="300"
+    )
     run = subprocess.Popen(
         [MELTANO, "run", "incremental-sync"],
         cwd=REPO,

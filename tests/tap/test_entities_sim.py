@@ -8,7 +8,7 @@ import logging
 import typing as t
 
 import pytest
-from singer_sdk.exceptions import ConfigValidationError
+from tap_gruponos_wms.errors import SettingsError
 from tap_gruponos_wms.streams import DEFAULT_ENTITIES
 from tap_gruponos_wms.tap import TapGruponosWms
 from wms_simulator.schema import FIELDS
@@ -73,7 +73,7 @@ def test_default_entities_give_the_same_output_as_naming_them(sim, sim_config, r
 
 
 def test_an_entity_the_api_does_not_list_fails_at_the_start_naming_it(sim, sim_config) -> None:
-    with pytest.raises(ConfigValidationError, match="entities: 'itme' not listed"):
+    with pytest.raises(SettingsError, match="entities: 'itme' not listed"):
         TapGruponosWms(config={**sim_config, "entities": ["item", "itme"]}).streams  # noqa: B018
     assert not [e for e in sim.request_log if e["entity"] == "item" and "describe" not in e["path"]]
 

@@ -70,7 +70,8 @@ def test_unexpected_failure_is_one_error_line_with_type_and_message_and_no_secre
 
     assert exited.value.code == 1
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert [r.getMessage() for r in errors] == ["RuntimeError: boom near ***"]
+    # the failed stream's entity comes first (streams run in parallel; it says which failed)
+    assert [r.getMessage() for r in errors] == ["RuntimeError: allocation: boom near ***"]
     assert errors[0].exc_info is None  # no traceback at error level
     traces = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     assert any(m.startswith("Traceback of the failure above:\n") for m in traces)

@@ -7,7 +7,7 @@ whose whole wall time and peak RSS (wait4) are measured, as in bench_tap.py. Pri
    (goal <= 0.45x; 0.33x is the ideal, when the three streams have as many pages);
 2. the same for the recommended 15 entities;
 3. without latency, parallel vs sequential (goal: not slower by more than 5 %);
-4. peak RSS of a parallel run of the 15 entities at a small and a large record count (flat).
+4. peak RSS of a parallel run of the 15 entities at 100,000 and 400,000 records (flat).
 
     python scripts/bench_parallel.py                 # the figures of the README
     python scripts/bench_parallel.py --orders 3000 --cpu-orders 20000 --repeat 1   # quick
@@ -83,7 +83,8 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--cpu-orders", type=int, default=40_000, help="for the no-latency run")
-    parser.add_argument("--rss-small", type=int, default=2_000, help="orders")
+    # Both with full pages in every stream: below that, short pages alone lower the peak.
+    parser.add_argument("--rss-small", type=int, default=10_000, help="orders")
     parser.add_argument("--rss-large", type=int, default=40_000, help="orders")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each; the best counts")
     args = parser.parse_args()

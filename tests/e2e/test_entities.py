@@ -4,11 +4,26 @@ own table, several streams at once, and a FULL_TABLE entity reconciled through t
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Pipeline, analytics_row, business, normalize, wait_past_this_second
+from conftest import (
+    MELTANO,
+    REPO,
+    Pipeline,
+    analytics_row,
+    business,
+    clean_environ,
+    normalize,
+    run,
+    wait_past_this_second,
+)
+from ruamel.yaml import YAML
+from tap_gruponos_wms.streams import RECOMMENDED_ENTITIES
 
 pytestmark = pytest.mark.e2e
 
@@ -64,3 +79,25 @@ def test_every_entity_is_loaded_and_a_full_table_one_is_reconciled(pipeline: Pip
     assert all(items[i]["DESCRIPTION"] == "E2E" for i in changed)
     bookmarks = pipeline.state("dev:tap-gruponos-wms-to-target-gruponos-oracle")
     assert {"item", "inventory", "order_headers"} <= set(bookmarks["singer_state"]["bookmarks"])
+
+
+def test_readme_commands_select_the_recommended_set(tmp_path: Path) -> None:
+    shutil.copy(REPO / "meltano.yml", tmp_path / "meltano.yml")
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index("Select it in Meltano") :].split("```bash\n", 1)[1]
+    commands = [line.split("  #")[0] for line in block.split("```", 1)[0].splitlines()]
+    env = clean_environ()
+    for line in commands:
+        args = shlex.split(line.replace(".venv/bin/meltano", MELTANO, 1))
+        run(args, env=env, cwd=tmp_path, timeout=300)
+
+    printed = run(
+        [MELTANO, "--environment", "dev", "config", "--unsafe", "print", "tap-gruponos-wms"],
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert json.loads(printed.stdout)["entities"] == list(RECOMMENDED_ENTITIES)
+    project = YAML(typ="safe").load((tmp_path / "meltano.yml").read_text())
+    tap = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-gruponos-wms")
+    assert "*.*" in tap["select"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import typing as t
 
 import pytest
@@ -150,3 +152,20 @@ def test_entity_without_a_chain_is_read_in_full_with_one_info_line(
     assert len(out.records("order_type")) == 3
     lines = [r.getMessage() for r in caplog.records if "no relation reaches facility" in r.message]
     assert sorted(line.split(":")[0] for line in lines) == ["item", "order_type"]
+
+
+def test_an_unlisted_entity_is_one_error_line_and_exit_1_from_the_command(
+    sim, sim_config, tmp_path
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**sim_config, "entities": ["nope"]}))
+    done = subprocess.run(
+        [sys.executable, "-m", "tap_gruponos_wms.tap", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    errors = [line for line in done.stderr.splitlines() if "ERROR" in line]
+    assert done.returncode == 1
+    assert len(errors) == 1 and "setting entities: 'nope' not listed" in errors[0]
+    assert "Traceback" not in done.stderr and done.stdout == ""

@@ -20,6 +20,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import RESTStream
 
+from tap_gruponos_wms import sdk_hooks
 from tap_gruponos_wms.auth import ClientCredentialsAuthenticator
 from tap_gruponos_wms.errors import (
     SettingsError,
@@ -242,9 +243,11 @@ class WmsStream(LockedStreamState, RESTStream):
         self.progress.request_sent()
         authorized = self.authenticator(prepared_request.copy())  # each attempt: current token
         with deadline(self.timeout):  # the whole response, not each gap between two bytes
-            return self.requests_session.send(
+            response = self.requests_session.send(
                 authorized, timeout=self.timeout, allow_redirects=self.allow_redirects
             )
+        sdk_hooks.write_request_duration_log(self, response)
+        return response
 
     def validate_response(self, response: requests.Response) -> None:
         status = response.status_code

@@ -180,13 +180,13 @@ class TapGruponosWms(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Our checks in every mode (the SDK skips its own for `--discover`), each failure
         one line naming the setting; unknown setting names are warned about."""
-        check_settings(self._config)
+        check_settings(self.config)
         try:
             errors = super()._validate_config(raise_errors=raise_errors)
         except ConfigValidationError as error:
             raise SettingsError("invalid settings: " + "; ".join(error.errors)) from None
         known = set(self.config_jsonschema["properties"])  # ours and the SDK's built-in ones
-        if unknown := sorted(set(self._config) - known):
+        if unknown := sorted(set(self.config) - known):
             self.logger.warning(
                 "unknown setting(s) ignored: %s (`%s --about` lists the settings)",
                 ", ".join(unknown),

@@ -14,7 +14,6 @@ calls them by name) and are marked in target.py.
 
 from __future__ import annotations
 
-import inspect
 import typing as t
 from dataclasses import dataclass
 
@@ -32,36 +31,11 @@ class Hook:
 
     owner: type
     name: str
-    #: ``str(inspect.signature(...))`` as of singer-sdk 0.54 (None: a property).
+    #: ``str(inspect.signature(...))`` as of singer-sdk 0.54 (None: a property or attribute).
     signature: str | None
     why: str
     #: SDK code that must still call it (for overrides): (class, method) whose source names it.
     called_from: tuple[type, str] | None = None
-
-    def problem(self) -> str | None:
-        """What changed in the installed singer-sdk, or None if the hook is as we know it."""
-        where = f"{self.owner.__name__}.{self.name}"
-        member = inspect.getattr_static(self.owner, self.name, None)
-        if member is None:
-            return f"singer-sdk no longer has {where} (needed: {self.why})"
-        if self.signature is None:
-            if not isinstance(member, property):
-                return f"singer-sdk's {where} is no longer a property (needed: {self.why})"
-        else:
-            found = str(inspect.signature(getattr(self.owner, self.name)))
-            if found != self.signature:
-                return (
-                    f"singer-sdk changed {where}{self.signature} to {where}{found}; "
-                    f"re-check our use (needed: {self.why})"
-                )
-        if self.called_from is not None:
-            cls, method = self.called_from
-            if f".{self.name}" not in inspect.getsource(getattr(cls, method)):
-                return (
-                    f"singer-sdk's {cls.__name__}.{method} no longer calls {where}, "
-                    f"so our override is bypassed (needed: {self.why})"
-                )
-        return None
 
 
 _MESSAGE = "(self, message_dict: 'dict') -> 'None'"

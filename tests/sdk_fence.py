@@ -25,10 +25,7 @@ def hook_problem(hook: t.Any) -> str | None:
         # an instance attribute: the SDK class must still set it
         if not re.search(rf"self\.{name}\s*[:=]", inspect.getsource(owner)):
             return f"singer-sdk no longer has {where} (needed: {why})"
-    elif hook.signature is None:
-        if not isinstance(member, property):
-            return f"singer-sdk's {where} is no longer a property (needed: {why})"
-    else:
+    elif hook.signature is not None:
         found = str(inspect.signature(getattr(owner, name)))
         if found != hook.signature:
             return (

@@ -14,7 +14,9 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from singer_sdk import Stream
+import singer_sdk.helpers
+from singer_sdk import Stream, Tap
+from singer_sdk.helpers._state import StateWriter
 from singer_sdk.plugin_base import PluginBase
 from singer_sdk.streams import RESTStream
 
@@ -26,9 +28,9 @@ if t.TYPE_CHECKING:
 class Hook:
     """One private SDK member we override, call or set."""
 
-    owner: type
+    owner: t.Any  # a class (a module for a private module)
     name: str
-    #: ``str(inspect.signature(...))`` as of singer-sdk 0.54 (None: a property or attribute).
+    #: ``str(inspect.signature(...))`` as of singer-sdk 0.54 (None: not a method).
     signature: str | None
     why: str
     #: SDK code that must still use it (for overrides): (class, method) whose source names it.
@@ -89,6 +91,36 @@ HOOKS: tuple[Hook, ...] = (
         "the version every RECORD of a full-table read carries (the SDK's RECORD field)",
     ),
     Hook(Stream, "_initialized_at", None, "run start: the SDK's full-table version scheme"),
+    # Several streams at once (parallel.py): the SDK's sync_all and state handling, locked.
+    Hook(
+        Tap,
+        "_reset_state_progress_markers",
+        "(self) -> 'None'",
+        "our sync_all (streams in parallel) starts as the SDK's does",
+    ),
+    Hook(
+        Tap,
+        "_set_compatible_replication_methods",
+        "(self) -> 'None'",
+        "our sync_all (streams in parallel) starts as the SDK's does",
+    ),
+    Hook(Tap, "_state_writer", None, "replaced: STATE is written under the run's lock"),
+    Hook(singer_sdk.helpers, "_state", None, "where the SDK's StateWriter lives"),
+    Hook(StateWriter, "_last_emitted_state", None, "the SDK's STATE dedupe, under the lock"),
+    Hook(
+        Stream,
+        "_write_starting_replication_value",
+        "(self, context: 'types.Context | None') -> 'None'",
+        "the SDK creates a stream's state entry here: done under the run's lock",
+        called_from=(Stream, "_sync_records"),
+    ),
+    Hook(
+        Stream,
+        "_finalize_state",
+        "(self, state: 'dict | None' = None) -> 'None'",
+        "the SDK rewrites a stream's state entry here: done under the run's lock",
+        called_from=(Stream, "_sync_records"),
+    ),
     Hook(
         PluginBase,
         "_validate_config",

@@ -97,7 +97,7 @@ class EntityStream(WmsStream):
         return self._derived_filter("company")
 
     def _derived_filter(self, dimension: str) -> str | None:
-        chain = self._tap.relation_graph(self).chain(self.entity, dimension)
+        chain = self._tap.relation_graph().chain(self.entity, dimension)
         if chain is None:
             self.logger.info(
                 "%s: no relation reaches %s; read for every %s (%s_code not applied)",

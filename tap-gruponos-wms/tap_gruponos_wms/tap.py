@@ -241,13 +241,25 @@ class TapGruponosWms(Tap):
     def listed_entities(self) -> frozenset[str]:
         return self._catalog_client.entity_names()
 
-    def relation_graph(self, stream: WmsStream) -> RelationGraph:
-        """The run's relation graph (built once, shared by the streams' threads)."""
+    def relation_graph(self) -> RelationGraph:
+        """The run's relation graph, built once and shared by the streams' threads; its
+        requests go through one client, one at a time (a requests.Session is not made for
+        several threads)."""
         with self._graph_lock:
             if self._graph is None:
-                client = self._catalog_client
+                client, lock = self._catalog_client, threading.Lock()
+
+                def one_at_a_time(fetch: t.Callable[[str], t.Any]) -> t.Callable[[str], t.Any]:
+                    def call(entity: str) -> t.Any:
+                        with lock:
+                            return fetch(entity)
+
+                    return call
+
                 self._graph = RelationGraph(
-                    self.listed_entities(), client.describe, client.sample_record
+                    self.listed_entities(),
+                    one_at_a_time(client.describe),
+                    one_at_a_time(client.sample_record),
                 )
             return self._graph
 

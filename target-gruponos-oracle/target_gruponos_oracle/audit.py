@@ -2,9 +2,10 @@
 
 The row is inserted (``running``) when the stream's first SCHEMA arrives; its counts are written
 by the same transaction as each batch (and each retirement of old versions), so a target killed
-at any moment leaves a ``running`` row holding exactly the committed batches. The end of the run
-sets ``succeeded``, or ``failed`` with the one-line failure. The counts also give the end-of-run
-summary line per stream, with or without the table.
+at any moment leaves a ``running`` row holding exactly the committed batches. At the end of the
+input each stream's last batch also sets ``succeeded`` (streams without one get it in one
+statement for the run); a failure sets every row of the run ``failed`` with its one-line message.
+The counts also give the end-of-run summary line per stream, with or without the table.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ COLUMNS: dict[str, Kind] = {
     "MESSAGE": Kind("string", 4000),
 }
 KEYS = ("RUN_ID", "STREAM_NAME")
+# What each batch's transaction sets (a final batch also ends the row).
 COUNTS = ("RECORDS_RECEIVED", "ROWS_WRITTEN", "ROWS_SKIPPED_OLDER", "RECORDS_SUPERSEDED")
 COUNTS += ("ROWS_RETIRED", "MAX_BOOKMARK", "MAX_BOOKMARK_TEXT", "STATUS", "ENDED_AT")
 STARTED = ("RUN_ID", "STREAM_NAME", "TABLE_NAME", "LOAD_METHOD", "STARTED_AT", "STATUS")

@@ -533,9 +533,12 @@ class WmsStream(LockedStreamState, RESTStream):
             whole = self.reads_whole_entity
             if not whole:
                 self._log_deletions_left_to_whole_sync()
-            yield from self._walk(context, IdKeyset())
+            read = 0
+            for record in self._walk(context, IdKeyset()):
+                read += 1
+                yield record
             if whole:
-                self._write_activate_version_message(self._stream_version)
+                self._activate_complete_version(read)
             return
         lo, hi = self._window(context, clock)
         self.logger.info(
@@ -588,6 +591,17 @@ class WmsStream(LockedStreamState, RESTStream):
         only when the read covered the whole entity (`reads_whole_entity`).
         """
         return False
+
+    def _activate_complete_version(self, records_read: int) -> None:
+        """ACTIVATE_VERSION once the whole entity was read: the table holds this version only.
+
+        A target cannot tell a lone ACTIVATE_VERSION after zero records from the one singer-sdk
+        taps send before their records (a full sync that may still die), so a careful target
+        retires nothing on it. An empty entity is complete: a second ACTIVATE_VERSION of the
+        same version says so (harmless to targets that act on the first).
+        """
+        for _ in range(1 if records_read else 2):
+            self._write_activate_version_message(self._stream_version)
 
     def _log_deletions_left_to_whole_sync(self) -> None:
         scope = ", ".join(f"{name}={value}" for name, value in self._narrowing().items())

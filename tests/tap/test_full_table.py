@@ -4,6 +4,11 @@ complete snapshot."""
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
 
 import pytest
 from singer_sdk.exceptions import FatalAPIError
@@ -100,3 +105,45 @@ def test_an_unknown_replication_method_is_one_line_naming_the_stream(sim_config,
     catalog = discovered_with(tap_cli, sim_config, **{"replication-method": "FULL"})
     run = tap_cli(sim_config, catalog=catalog)
     run.assert_one_line_failure("catalog stream 'allocations'", "replication-method 'FULL'")
+
+
+def test_a_complete_read_of_an_emptied_entity_retires_its_rows_in_the_target(
+    sim, sim_config, tap_cli, tmp_path
+) -> None:
+    """Zero records, then ACTIVATE_VERSION twice: a careful target cannot tell one lone
+    ACTIVATE_VERSION from singer-sdk's opening one, the second says the version is complete."""
+    catalog = discovered_with(tap_cli, sim_config, **{"replication-method": "FULL_TABLE"})
+    for entry in catalog["streams"]:
+        root = next(m for m in entry["metadata"] if m["breadcrumb"] == [])
+        root["metadata"]["selected"] = entry["tap_stream_id"] == STREAM
+    warehouse = tmp_path / "warehouse.db"
+    target_config = tmp_path / "target.json"
+    target_config.write_text(json.dumps({"sqlalchemy_url": f"sqlite:///{warehouse}"}))
+
+    def sync_into_target() -> t.Any:
+        run = tap_cli(sim_config, catalog=catalog)
+        assert run.returncode == 0, run.stderr
+        loaded = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("target-gruponos-oracle")),
+                "--config",
+                str(target_config),
+            ],
+            input=run.stdout,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert loaded.returncode == 0, loaded.stderr
+        return run
+
+    sync_into_target()
+    sim.delete("order_hdr", [r["id"] for r in sim.records("order_hdr")])
+    emptied = sync_into_target()
+
+    kinds = [m["type"] for m in emptied.output.messages if m["type"] != "STATE"]
+    assert kinds == ["SCHEMA", "ACTIVATE_VERSION", "ACTIVATE_VERSION"]
+    with sqlite3.connect(warehouse) as db:
+        live = db.execute("SELECT COUNT(*) FROM WMS_ORDER_DETAILS WHERE SDC_DELETED_AT IS NULL")
+        retired = db.execute("SELECT COUNT(*) FROM WMS_ORDER_DETAILS")
+        assert (live.fetchone()[0], retired.fetchone()[0]) == (0, 60)

@@ -7,6 +7,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 import typing as t
 from pathlib import Path
 
@@ -137,8 +138,11 @@ def test_a_complete_read_of_an_emptied_entity_retires_its_rows_in_the_target(
         assert loaded.returncode == 0, loaded.stderr
         return run
 
-    sync_into_target()
+    first = sync_into_target()
     sim.delete("order_hdr", [r["id"] for r in sim.records("order_hdr")])
+    # a version is the run's start in epoch seconds: the next full sync must start later
+    while int(time.time()) <= first.output.of_type("ACTIVATE_VERSION")[0]["version"]:
+        time.sleep(0.05)
     emptied = sync_into_target()
 
     kinds = [m["type"] for m in emptied.output.messages if m["type"] != "STATE"]

@@ -102,15 +102,11 @@ def now_text() -> str:
 # Bookmarks ---------------------------------------------------------------------------------
 
 
-def _instant(text: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(text)
-
-
 _OFFSET = operator.itemgetter(slice(26, None))  # "-03:00" of "2026-01-05T10:00:00.000000-03:00"
 # How bookmark values of a column kind compare (values as the row builder produced them:
 # date-times as fixed-width ISO text with offset, decimals as Decimal or exact text).
 _ORDER: dict[str, t.Callable[[t.Any], t.Any]] = {
-    "timestamp": _instant,
+    "timestamp": datetime.datetime.fromisoformat,
     "number": lambda value: Decimal(str(value)),
 }
 

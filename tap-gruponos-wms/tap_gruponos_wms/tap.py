@@ -213,16 +213,16 @@ class TapGruponosWms(Tap):
     def discover_streams(self) -> list:
         requested = list(self.config.get("entities") or DEFAULT_ENTITIES)
         if requested != list(DEFAULT_ENTITIES):  # the default three are checked as they read
-            requested = self._listed_entities(requested)
+            requested = self._expand_entities(requested)
         # Each new stream reads its entity's describe: in parallel, like the streams. (The
         # SDK syncs streams in name order, whatever the order here.)
         with ThreadPoolExecutor(self.max_parallel_streams) as pool:
             return list(pool.map(partial(build_stream, self), dict.fromkeys(requested)))
 
-    def _listed_entities(self, requested: list[str]) -> list[str]:
+    def _expand_entities(self, requested: list[str]) -> list[str]:
         """`requested` with "*" expanded to every listed entity; an entity the API does not
         list stops the run here, before any read."""
-        listed = self.listed_entities()
+        listed = self.listed_entities
         if "*" in requested:
             return sorted(listed)
         if unknown := [name for name in requested if name not in listed]:
@@ -238,7 +238,9 @@ class TapGruponosWms(Tap):
         """Requests about the API as a whole (the entity list, relation metadata)."""
         return _ApiClient(self)
 
+    @cached_property
     def listed_entities(self) -> frozenset[str]:
+        """The entities the API lists, asked once per run (discovery and the relation graph)."""
         return self._catalog_client.entity_names()
 
     def relation_graph(self) -> RelationGraph:
@@ -257,7 +259,7 @@ class TapGruponosWms(Tap):
                     return call
 
                 self._graph = RelationGraph(
-                    self.listed_entities(),
+                    self.listed_entities,
                     one_at_a_time(client.describe),
                     one_at_a_time(client.sample_record),
                 )

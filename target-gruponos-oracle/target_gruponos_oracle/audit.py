@@ -3,15 +3,18 @@
 The row is inserted (``running``) when the stream's first SCHEMA arrives; its counts are written
 by the same transaction as each batch (and each retirement of old versions), so a target killed
 at any moment leaves a ``running`` row holding exactly the committed batches. At the end of the
-input each stream's last batch also sets ``succeeded`` (streams without one get it in one
-statement for the run); a failure sets every row of the run ``failed`` with its one-line message.
-The counts also give the end-of-run summary line per stream, with or without the table.
+input each stream's last batch also sets what the input proved about the stream (``succeeded``
+or ``incomplete``, see :mod:`completeness`; streams without a last batch get it in one
+statement); a failure sets every row of the run ``failed`` with its one-line message, and so
+does :meth:`LoadAudit.mark_failed` for a run whose job failed elsewhere (the tap, say). The
+counts also give the end-of-run summary line per stream, with or without the table.
 """
 
 from __future__ import annotations
 
 import datetime
 import operator
+import os
 import time
 import typing as t
 import uuid
@@ -20,6 +23,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from target_gruponos_oracle.completeness import SUCCEEDED, Outcome
 from target_gruponos_oracle.connector import build_table, conform_identifier, target_schema
 from target_gruponos_oracle.kinds import Kind
 
@@ -31,6 +35,10 @@ if t.TYPE_CHECKING:
     from target_gruponos_oracle.dialects import Database
 
 DEFAULT_TABLE = "SDC_LOAD_AUDIT"
+#: The job run id the target's rows belong to: Meltano's run id when the job sets it
+#: (``MELTANO_RUN_ID=<uuid> meltano run ...``), or any id an orchestrator passes.
+JOB_RUN_ID_ENV = "MELTANO_RUN_ID"
+FAILED = "failed"
 MESSAGE_CHARS = 1000  # at most 4000 bytes in UTF-8: fits VARCHAR2(4000) without EXTENDED
 COLUMNS: dict[str, Kind] = {
     "RUN_ID": Kind("string", 36),
@@ -48,12 +56,15 @@ COLUMNS: dict[str, Kind] = {
     "MAX_BOOKMARK": Kind("timestamp"),
     "MAX_BOOKMARK_TEXT": Kind("string", 4000),
     "MESSAGE": Kind("string", 4000),
+    "JOB_RUN_ID": Kind("string", 200),  # last: tables of older versions gain it at the end
 }
 KEYS = ("RUN_ID", "STREAM_NAME")
 # What each batch's transaction sets (a final batch also ends the row).
 COUNTS = ("RECORDS_RECEIVED", "ROWS_WRITTEN", "ROWS_SKIPPED_OLDER", "RECORDS_SUPERSEDED")
-COUNTS += ("ROWS_RETIRED", "MAX_BOOKMARK", "MAX_BOOKMARK_TEXT", "STATUS", "ENDED_AT")
+COUNTS += ("ROWS_RETIRED", "MAX_BOOKMARK", "MAX_BOOKMARK_TEXT", "STATUS", "ENDED_AT", "MESSAGE")
 STARTED = ("RUN_ID", "STREAM_NAME", "TABLE_NAME", "LOAD_METHOD", "STARTED_AT", "STATUS")
+STARTED += ("JOB_RUN_ID",)
+ENDS = ("STATUS", "ENDED_AT", "MESSAGE")
 
 
 def audit_table(name: str, schema: str | None, database: Database) -> sa.Table:
@@ -71,14 +82,7 @@ def insert_statement(table: sa.Table, database: Database) -> sa.Insert:
 def update_counts_statement(table: sa.Table, database: Database) -> sa.Update:
     """Sets a stream's counts and status (parameters ``v_<column>`` of ``COUNTS``, ``w_run``,
     ``w_stream``)."""
-    return (
-        sa.update(table)
-        .where(
-            table.c["RUN_ID"] == sa.bindparam("w_run"),
-            table.c["STREAM_NAME"] == sa.bindparam("w_stream"),
-        )
-        .values(_bound(COUNTS, database))
-    )
+    return sa.update(table).where(*_of_stream(table)).values(_bound(COUNTS, database))
 
 
 def end_statement(table: sa.Table, database: Database) -> sa.Update:
@@ -86,8 +90,48 @@ def end_statement(table: sa.Table, database: Database) -> sa.Update:
     return (
         sa.update(table)
         .where(table.c["RUN_ID"] == sa.bindparam("w_run"))
-        .values(_bound(("STATUS", "ENDED_AT", "MESSAGE"), database))
+        .values(_bound(ENDS, database))
     )
+
+
+def end_stream_statement(table: sa.Table, database: Database) -> sa.Update:
+    """Ends one stream's row (``w_run``, ``w_stream``; ``v_`` + STATUS, ENDED_AT, MESSAGE)."""
+    return sa.update(table).where(*_of_stream(table)).values(_bound(ENDS, database))
+
+
+def _of_stream(table: sa.Table) -> tuple[sa.ColumnElement[bool], ...]:
+    """The row of stream ``w_stream`` in run ``w_run``."""
+    return (
+        table.c["RUN_ID"] == sa.bindparam("w_run"),
+        table.c["STREAM_NAME"] == sa.bindparam("w_stream"),
+    )
+
+
+def _of_run(table: sa.Table) -> sa.ColumnElement[bool]:
+    """The rows of the run ``w_run``: the target's own RUN_ID or the job's JOB_RUN_ID."""
+    run = sa.bindparam("w_run")
+    return sa.or_(table.c["RUN_ID"] == run, table.c["JOB_RUN_ID"] == run)
+
+
+def mark_failed_statement(table: sa.Table, database: Database) -> sa.Update:
+    """Sets the rows of run ``w_run`` that are not failed yet to ``v_STATUS`` and
+    ``v_MESSAGE``; a row without an end (its target was killed) ends at ``v_ENDED_AT``."""
+    now = database.bind_value("v_ENDED_AT", COLUMNS["ENDED_AT"])
+    ended = sa.func.coalesce(table.c["ENDED_AT"], now)
+    return (
+        sa.update(table)
+        .where(_of_run(table), table.c["STATUS"] != FAILED)
+        .values(
+            STATUS=database.bind_value("v_STATUS", COLUMNS["STATUS"]),
+            ENDED_AT=ended,
+            MESSAGE=database.bind_value("v_MESSAGE", COLUMNS["MESSAGE"]),
+        )
+    )
+
+
+def run_rows_statement(table: sa.Table) -> sa.Select:
+    """How many rows the run ``w_run`` has."""
+    return sa.select(sa.func.count()).select_from(table).where(_of_run(table))
 
 
 def _bound(columns: t.Iterable[str], database: Database) -> dict[str, sa.ColumnElement]:
@@ -150,7 +194,8 @@ class StreamAudit:
         self.bookmark_kind = bookmark
         self.counts = Counts()
         self.started = time.monotonic()
-        self.ended = False  # its row says succeeded (written by its last batch)
+        self.outcome = Outcome(SUCCEEDED)  # what the input proved, set at its end
+        self.ended = False  # its row holds the outcome (written by its last batch)
 
     def record(
         self,
@@ -200,6 +245,11 @@ class StreamAudit:
             f"{seconds:.1f} s, {rate:,.0f} rows/s"
         )
 
+    def end_parameters(self) -> dict[str, t.Any]:
+        """The ``end_stream_statement`` parameters: the row ends with the stream's outcome."""
+        outcome = self.outcome
+        return {"w_stream": self.stream, **_ends(self.run.run_id, outcome.status, outcome.message)}
+
     def parameters(self, counts: Counts) -> dict[str, t.Any]:
         """The ``update_counts_statement`` parameters for ``counts``."""
         timestamp = self.bookmark_kind is not None and self.bookmark_kind.family == "timestamp"
@@ -209,8 +259,9 @@ class StreamAudit:
         return {
             "w_run": self.run.run_id,
             "w_stream": self.stream,
-            "v_STATUS": "succeeded" if closing else "running",
+            "v_STATUS": self.outcome.status if closing else "running",
             "v_ENDED_AT": now_text() if closing else None,
+            "v_MESSAGE": self.outcome.message if closing else None,
             "v_RECORDS_RECEIVED": counts.records,
             "v_ROWS_WRITTEN": counts.written,
             "v_ROWS_SKIPPED_OLDER": counts.skipped_older,
@@ -228,11 +279,12 @@ class LoadAudit:
         self, config: t.Mapping[str, t.Any], connector: OracleConnector, logger: logging.Logger
     ) -> None:
         self.run_id = str(uuid.uuid4())
+        self.job_run_id = os.environ.get(JOB_RUN_ID_ENV) or None
         self.connector = connector
         self.logger = logger
         self.streams: dict[str, StreamAudit] = {}
         # Set at the end of the input: the batches committed from then on are each stream's
-        # last, and their transaction marks the row succeeded (no commit of its own).
+        # last, and their transaction writes the row's outcome (no commit of its own).
         self.closing = False
         name = config.get("audit_table", DEFAULT_TABLE)
         database = connector.database
@@ -244,8 +296,13 @@ class LoadAudit:
             self._insert = insert_statement(self.table, database)
             self._update = update_counts_statement(self.table, database)
             self._end = end_statement(self.table, database)
+            self._end_stream = end_stream_statement(self.table, database)
+
+    def log_start(self) -> None:
+        """The run's ids, for people and for marking the run failed later."""
         where = f"audit rows in {self.table.name}" if self.table is not None else "audit_table off"
-        logger.info("Run id %s (%s)", self.run_id, where)
+        job = f", job run id {self.job_run_id}" if self.job_run_id else ""
+        self.logger.info("Run id %s (%s%s)", self.run_id, where, job)
 
     def is_audit_table(self, table: sa.Table) -> bool:
         """Whether a stream's ``table`` would be the audit table itself."""
@@ -261,43 +318,84 @@ class LoadAudit:
             return self.streams[stream]
         audit = StreamAudit(self, stream, table, load_method, bookmark)
         if self.table is not None:
-            row = {"RUN_ID": self.run_id, "STREAM_NAME": stream, "TABLE_NAME": table}
-            row |= {"LOAD_METHOD": load_method, "STARTED_AT": now_text(), "STATUS": "running"}
-            if not self._created:  # first use in this process: create or evolve it
-                self.connector.evolve_table(conn, self.table, COLUMNS, unique_key=False)
-                self._created = True
+            row = {"RUN_ID": self.run_id, "JOB_RUN_ID": self.job_run_id, "STREAM_NAME": stream}
+            row |= {"TABLE_NAME": table, "LOAD_METHOD": load_method, "STARTED_AT": now_text()}
+            row["STATUS"] = "running"
+            self._ensure_table(conn)
             conn.execute(self._insert, row)
         self.streams[stream] = audit
         return audit
+
+    def _ensure_table(self, conn: sa.Connection) -> None:
+        """Create or evolve the audit table, once per process."""
+        if not self._created:
+            self.connector.evolve_table(conn, self.table, COLUMNS, unique_key=False)
+            self._created = True
 
     def write_counts(self, conn: sa.Connection, stream: StreamAudit, counts: Counts) -> None:
         if self.table is not None:
             conn.execute(self._update, stream.parameters(counts))
 
+    def close(self, outcomes: t.Mapping[str, Outcome]) -> None:
+        """The input ended: each stream's last batch writes its outcome (by stream name)."""
+        for name, outcome in outcomes.items():
+            if name in self.streams:
+                self.streams[name].outcome = outcome
+        self.closing = True
+
     def end(self, failure: str | None) -> None:
-        """Log each stream's summary and mark the run's rows ``succeeded`` (those whose last
-        batch did not) or all ``failed``.
+        """Log each stream's summary and end the run's rows: each with its outcome (those
+        whose last batch did not write it), or all ``failed``.
 
         On failure the original error matters more than the audit: a database that cannot be
         reached any more is logged as a warning and the failure still propagates.
         """
         for stream in self.streams.values():
             self.logger.info("%s", stream.summary())
-        done = all(stream.ended for stream in self.streams.values())
-        if self.table is None or not self.streams or (done and failure is None):
+        if self.table is None or not self.streams:
             return
-        status = "failed" if failure else "succeeded"
-        parameters = {
-            "w_run": self.run_id,
-            "v_STATUS": status,
-            "v_ENDED_AT": now_text(),
-            "v_MESSAGE": failure[:MESSAGE_CHARS] if failure else None,
-        }
         try:
             with self.connector.begin() as conn:
-                conn.execute(self._end, parameters)
+                if failure is not None:
+                    conn.execute(self._end, _ends(self.run_id, FAILED, failure))
+                elif pending := [s for s in self.streams.values() if not s.ended]:
+                    conn.execute(self._end_stream, [s.end_parameters() for s in pending])
         except sa.exc.SQLAlchemyError as exc:
             if failure is None:
                 raise
             reason = getattr(exc, "orig", None) or exc
             self.logger.warning("Audit rows of run %s not marked failed: %s", self.run_id, reason)
+
+    def mark_failed(self, run_id: str, message: str) -> tuple[int, int]:
+        """Mark the rows of ``run_id`` (a RUN_ID, or a JOB_RUN_ID) ``failed`` with
+        ``message``, keeping the message of rows that failed already.
+
+        Returns (rows of the run, rows marked now).
+        """
+        if self.table is None:
+            raise AuditError("setting audit_table is empty: there is no audit table to mark")
+        table = self.table
+        with self.connector.begin() as conn:
+            if not sa.inspect(conn).has_table(table.name, schema=table.schema):
+                raise AuditError(f"no audit table {table.name}: no run was audited there yet")
+            self._ensure_table(conn)  # a table of an older version may lack JOB_RUN_ID
+            rows = conn.execute(run_rows_statement(table), {"w_run": run_id}).scalar_one()
+            if not rows:
+                raise AuditError(f"run {run_id!r} has no rows in {table.name}")
+            statement = mark_failed_statement(table, self.connector.database)
+            marked = conn.execute(statement, _ends(run_id, FAILED, message)).rowcount
+        return rows, marked
+
+
+class AuditError(Exception):
+    """The audit table cannot do what was asked (one line, names the table)."""
+
+
+def _ends(run_id: str, status: str, message: str | None) -> dict[str, t.Any]:
+    """Parameters of the statements that end rows of ``run_id``."""
+    return {
+        "w_run": run_id,
+        "v_STATUS": status,
+        "v_ENDED_AT": now_text(),
+        "v_MESSAGE": message[:MESSAGE_CHARS] if message else None,
+    }

@@ -68,6 +68,14 @@ HOOKS: tuple[Hook, ...] = (
     ),
     Hook(
         Target,
+        "_process_state_message",
+        _MESSAGE,
+        "note the input line of the last STATE: a stream whose last message no STATE follows "
+        "is audited incomplete (the tap stopped before finishing it)",
+        called_from=(Target, "process_lines"),
+    ),
+    Hook(
+        Target,
         "_process_batch_message",
         _MESSAGE,
         "BATCH files load record by record like RECORD messages (validation, in-batch dedupe, "

@@ -8,7 +8,6 @@ import gc
 import sys
 import typing as t
 from collections import Counter
-from dataclasses import dataclass, field
 
 import click
 import jsonschema
@@ -21,8 +20,9 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.sql import SQLTarget
 
 from target_gruponos_oracle import sdk_hooks
-from target_gruponos_oracle.audit import DEFAULT_TABLE, LoadAudit
+from target_gruponos_oracle.audit import DEFAULT_TABLE, MESSAGE_CHARS, AuditError, LoadAudit
 from target_gruponos_oracle.batch_files import batch_records, check_batch_message
+from target_gruponos_oracle.completeness import INCOMPLETE, InputEnds
 from target_gruponos_oracle.errors import (
     DatabaseError,
     IdentifierCollisionError,
@@ -36,37 +36,8 @@ from target_gruponos_oracle.sinks import OracleSink
 from target_gruponos_oracle.values import parse_line
 
 # Failures the target reports as one line (exit code 1, no traceback).
-EXPECTED_FAILURES = (InputError, InvalidInputLine, DatabaseError, ConfigurationError)
-
-
-@dataclass
-class FullSyncs:
-    """The full-table versions of each stream this run saw records or ACTIVATE_VERSION of.
-
-    A version is complete at an ACTIVATE_VERSION that follows records of it (our tap, and
-    the closing message of older Singer taps) or at a second ACTIVATE_VERSION of it.
-    singer-sdk taps send one only before the records: retiring older rows there would leave
-    live rows retired if the sync then died, so an opening ACTIVATE_VERSION retires nothing.
-    """
-
-    loaded: dict[str, set[int]] = field(default_factory=dict)  # versions records carried
-    announced: dict[str, set[int]] = field(default_factory=dict)
-    open: dict[str, int] = field(default_factory=dict)  # announced, not (yet) complete
-
-    def record(self, stream: str, version: int) -> None:
-        """A record of ``stream`` carried ``version``."""
-        self.loaded.setdefault(stream, set()).add(version)
-
-    def activate(self, stream: str, version: int) -> bool:
-        """An ACTIVATE_VERSION arrived; True when it completes ``version``."""
-        announced = self.announced.setdefault(stream, set())
-        complete = version in announced or version in self.loaded.get(stream, ())
-        announced.add(version)
-        if not complete:
-            self.open[stream] = version
-        elif self.open.get(stream) == version:
-            del self.open[stream]
-        return complete
+EXPECTED_FAILURES = (InputError, InvalidInputLine, DatabaseError, ConfigurationError, AuditError)
+MARKED_FAILED = "marked failed: the job this load belonged to failed (see its log)"
 
 
 class NumberedReader(SingerReader):
@@ -241,19 +212,22 @@ class TargetGruponosOracle(SQLTarget):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self.bookmarks: dict[str, list[str]] = {}
-        self.full_syncs = FullSyncs()
+        self.input_ends = InputEnds()  # what the input proves about each stream at its end
+        self.full_syncs = self.input_ends.full_syncs
         self.table_streams: dict[str, str] = {}  # table -> the stream (alias) loading it
         self.unkeyed_streams: set[str] = set()  # upsert streams already logged as appended
         super().__init__(*args, **kwargs)
         remember_secrets(self.config, self.config_jsonschema)
         connector = self.target_connector
-        self.logger.info("Loading into %s", connector.masked_url)
         if connector.database.single_writer:
             self.max_parallelism = 1  # drain one sink at a time: only one can write
         self.audit = LoadAudit(self.config, connector, self.logger)
 
     def listen(self, file_input: t.IO | None = None) -> None:
-        """Load all input, then end the run's audit rows: succeeded, or failed and why."""
+        """Load all input, then end the run's audit rows: with what the input proved about
+        each stream, or failed and why."""
+        self.logger.info("Loading into %s", self.target_connector.masked_url)
+        self.audit.log_start()
         try:
             super().listen(file_input)
         except BaseException as exc:
@@ -274,6 +248,7 @@ class TargetGruponosOracle(SQLTarget):
         stream = message_dict.get("stream", "?")
         bookmarks = list(message_dict.get("bookmark_properties") or [])
         self.bookmarks[stream] = bookmarks
+        self.input_ends.schema(stream, self._line, bookmarked=bool(bookmarks))
         for stream_map in self.mapper.stream_maps.get(stream, []):
             self.bookmarks[stream_map.stream_alias] = bookmarks
         try:
@@ -326,6 +301,7 @@ class TargetGruponosOracle(SQLTarget):
         stream_maps = self.mapper.stream_maps.get(stream)
         if not stream_maps:
             raise RecordBeforeSchemaError(stream, line, None, "RECORD before its SCHEMA")
+        self.input_ends.message(stream, line)
         self._load_record(stream, stream_maps, record, message_dict, line)
         sdk_hooks.handle_max_record_age(self)
 
@@ -355,6 +331,7 @@ class TargetGruponosOracle(SQLTarget):
         stream_maps = self.mapper.stream_maps.get(stream)
         if not stream_maps:
             raise RecordBeforeSchemaError(stream, line, None, "BATCH before its SCHEMA")
+        self.input_ends.message(stream, line)
         # singer-sdk writes no version into the files: during an announced full sync
         # (ACTIVATE_VERSION came first) its records belong to that version
         version = self.full_syncs.open.get(stream)
@@ -391,6 +368,7 @@ class TargetGruponosOracle(SQLTarget):
             )
         if not isinstance(version, int) or isinstance(version, bool):
             raise InputError(stream, self._line, None, "ACTIVATE_VERSION needs an integer version")
+        self.input_ends.message(stream, self._line)
         if not self.full_syncs.activate(stream, version):
             self.logger.info(
                 "stream '%s': version %s announced; older rows are retired once it is complete",
@@ -410,38 +388,98 @@ class TargetGruponosOracle(SQLTarget):
                 continue
             with self._database_errors(stream):
                 sink.activate_version(version)
+        self.input_ends.completed(stream, self._line)
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        """Note where the input's last STATE is (it covers every stream's messages before)."""
+        self.input_ends.state(self._line)
+        super()._process_state_message(message_dict)
 
     def process_endofpipe(self) -> None:
-        """Commit everything, then name the streams whose deletions were not reconciled."""
-        self.audit.closing = True
+        """Commit everything; each stream's last commit records what the input proved about
+        it (see :mod:`completeness`), and the streams that are not plainly complete are named."""
+        outcomes = {
+            stream_map.stream_alias: self.input_ends.outcome(stream)
+            for stream, stream_maps in self.mapper.stream_maps.items()
+            for stream_map in stream_maps
+        }
+        self.audit.close(outcomes)
         super().process_endofpipe()
-        for stream, version in self.full_syncs.open.items():
-            self.logger.warning(
-                "stream '%s': deletions not reconciled: ACTIVATE_VERSION %s came before the "
-                "records and none followed them (singer-sdk taps send only that one), so rows "
-                "missing from this full sync were not retired",
-                stream,
-                version,
-            )
+        for stream, outcome in outcomes.items():
+            if outcome.message and stream in self.audit.streams:
+                status = " is incomplete" if outcome.status == INCOMPLETE else ""
+                self.logger.warning("stream '%s'%s: %s", stream, status, outcome.message)
 
     @classmethod
-    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
-        """Run the target; bad input ends it with one clear line on stderr and exit code 1."""
+    def invoke(
+        cls,
+        *args: t.Any,
+        mark_failed: str | None = None,
+        message: str | None = None,
+        **kwargs: t.Any,
+    ) -> None:
+        """Run the target (or, with ``--mark-failed``, only mark a run failed); bad input ends
+        it with one clear line on stderr and exit code 1."""
         # Records make no reference cycles, yet every allocation counts towards a cyclic GC
         # pass over all live objects (imports included): freeze those and collect rarely.
         # Measured ~15% faster per record; memory stays bounded by the batch.
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         try:
-            super().invoke(*args, **kwargs)
+            if mark_failed is not None:
+                cls.mark_run_failed(mark_failed, message, kwargs.get("config"))
+            else:
+                super().invoke(*args, **kwargs)
         except EXPECTED_FAILURES as exc:
             cls.logger.error("%s", exc)
             sys.exit(1)
 
     @classmethod
+    def mark_run_failed(cls, run_id: str, message: str | None, config: t.Any) -> None:
+        """Mark the audit rows of ``run_id`` failed: for a job that failed outside the target
+        (the tap, Meltano, the machine), whose rows the input could only prove incomplete or
+        not even that. Reads no input."""
+        target = cls(
+            config=getattr(config, "config", None),
+            validate_config=True,
+            parse_env_config=getattr(config, "parse_env", False),
+        )
+        text = redact(message or MARKED_FAILED)
+        with target._database_errors("(audit table)"):
+            rows, marked = target.audit.mark_failed(run_id, text)
+        cls.logger.info(
+            "Run %s: %d of its %d audit rows marked failed (%d were failed already): %s",
+            run_id,
+            marked,
+            rows,
+            rows - marked,
+            text[:MESSAGE_CHARS],
+        )
+
+    @classmethod
     def get_singer_command(cls) -> click.Command:
-        """The SDK's command; anything unexpected, also before `invoke`, is one line too."""
-        return guard_main(super().get_singer_command(), cls.logger)
+        """The SDK's command plus ``--mark-failed``; anything unexpected, also before
+        `invoke`, is one line too."""
+        command = super().get_singer_command()
+        command.params.extend(
+            [
+                click.Option(
+                    ["--mark-failed"],
+                    metavar="RUN_ID",
+                    help=(
+                        "Read no input: mark the audit rows of this run failed (the Run id "
+                        "the target logged at start, or the job run id it got from "
+                        "MELTANO_RUN_ID), for a job that failed outside the target."
+                    ),
+                ),
+                click.Option(
+                    ["--message"],
+                    metavar="TEXT",
+                    help="With --mark-failed: the MESSAGE of the rows (the failure's one line).",
+                ),
+            ]
+        )
+        return guard_main(command, cls.logger)
 
 
 def setting_problems(config_schema: dict, config: t.Mapping[str, t.Any]) -> list[str]:

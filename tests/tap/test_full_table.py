@@ -108,28 +108,38 @@ def test_an_unknown_replication_method_is_one_line_naming_the_stream(sim_config,
     run.assert_one_line_failure("catalog stream 'allocations'", "replication-method 'FULL'")
 
 
+def _full_table_catalog_of(stream: str, tap_cli, sim_config) -> dict:
+    """The discovered catalog with only ``stream`` selected, read FULL_TABLE."""
+    catalog = discovered_with(tap_cli, sim_config, **{"replication-method": "FULL_TABLE"})
+    for entry in catalog["streams"]:
+        root = next(m for m in entry["metadata"] if m["breadcrumb"] == [])
+        root["metadata"]["selected"] = entry["tap_stream_id"] == stream
+    return catalog
+
+
+def _target_config(tmp_path: Path, warehouse: Path, **settings: t.Any) -> Path:
+    path = tmp_path / "target.json"
+    path.write_text(json.dumps({"sqlalchemy_url": f"sqlite:///{warehouse}", **settings}))
+    return path
+
+
+TARGET = str(Path(sys.executable).with_name("target-gruponos-oracle"))
+
+
 def test_a_complete_read_of_an_emptied_entity_retires_its_rows_in_the_target(
     sim, sim_config, tap_cli, tmp_path
 ) -> None:
     """Zero records, then ACTIVATE_VERSION twice: a careful target cannot tell one lone
     ACTIVATE_VERSION from singer-sdk's opening one, the second says the version is complete."""
-    catalog = discovered_with(tap_cli, sim_config, **{"replication-method": "FULL_TABLE"})
-    for entry in catalog["streams"]:
-        root = next(m for m in entry["metadata"] if m["breadcrumb"] == [])
-        root["metadata"]["selected"] = entry["tap_stream_id"] == STREAM
+    catalog = _full_table_catalog_of(STREAM, tap_cli, sim_config)
     warehouse = tmp_path / "warehouse.db"
-    target_config = tmp_path / "target.json"
-    target_config.write_text(json.dumps({"sqlalchemy_url": f"sqlite:///{warehouse}"}))
+    target_config = _target_config(tmp_path, warehouse)
 
     def sync_into_target() -> t.Any:
         run = tap_cli(sim_config, catalog=catalog)
         assert run.returncode == 0, run.stderr
         loaded = subprocess.run(
-            [
-                str(Path(sys.executable).with_name("target-gruponos-oracle")),
-                "--config",
-                str(target_config),
-            ],
+            [TARGET, "--config", str(target_config)],
             input=run.stdout,
             capture_output=True,
             text=True,
@@ -151,3 +161,57 @@ def test_a_complete_read_of_an_emptied_entity_retires_its_rows_in_the_target(
         live = db.execute("SELECT COUNT(*) FROM WMS_ORDER_DETAILS WHERE SDC_DELETED_AT IS NULL")
         retired = db.execute("SELECT COUNT(*) FROM WMS_ORDER_DETAILS")
         assert (live.fetchone()[0], retired.fetchone()[0]) == (0, 60)
+
+
+def test_a_tap_killed_mid_full_sync_leaves_its_audit_row_incomplete_and_retires_nothing(
+    sim, sim_config, tap_cli, tmp_path
+) -> None:
+    """tap | target, the tap SIGKILLed mid-read: the target cannot tell a killed tap's end of
+    input from a finished one's, but a full sync whose records no ACTIVATE_VERSION closed
+    did not reach its end."""
+    catalog = _full_table_catalog_of(STREAM, tap_cli, sim_config)
+    catalog_file = tmp_path / "catalog.json"
+    catalog_file.write_text(json.dumps(catalog))
+    config_file = tmp_path / "tap.json"
+    config_file.write_text(json.dumps(sim_config))
+    warehouse = tmp_path / "warehouse.db"
+    target_config = _target_config(tmp_path, warehouse, batch_size_rows=5)
+    tap_command = [sys.executable, "-m", "tap_gruponos_wms.tap", "--config", str(config_file)]
+    tap_command += ["--catalog", str(catalog_file)]
+    target_command = [TARGET, "--config", str(target_config)]
+    complete = subprocess.run(tap_command, capture_output=True, check=True).stdout
+    subprocess.run(target_command, input=complete, capture_output=True, check=True)
+    sim.delete(ENTITY, [r["id"] for r in sim.records(ENTITY)][-5:])
+    sim.latency_ms = 300  # the second full sync reads slowly: it is killed half-way
+
+    with subprocess.Popen(tap_command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as tap:
+        target = subprocess.Popen(
+            target_command, stdin=tap.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        tap.stdout.close()  # the target alone reads the pipe: the kill ends its input
+        deadline = time.monotonic() + 60
+        while len(rows := _audit_rows(warehouse)) < 2 or rows[1][1] == 0:
+            assert time.monotonic() < deadline, "the second full sync committed nothing"
+            time.sleep(0.05)
+        tap.kill()
+    _, stderr = target.communicate(timeout=60)
+
+    assert target.returncode == 0, stderr
+    first, killed = _audit_rows(warehouse, "STATUS, RECORDS_RECEIVED, ROWS_RETIRED, MESSAGE")
+    assert first[:3] == ("succeeded", 60, 0)
+    status, received, retired, message = killed
+    assert (status, retired) == ("incomplete", 0) and 0 < received < 55
+    assert "did not reach its end" in message
+    with sqlite3.connect(warehouse) as db:
+        live = db.execute("SELECT COUNT(*) FROM WMS_ORDER_DETAILS WHERE SDC_DELETED_AT IS NULL")
+        assert live.fetchone()[0] == 60  # the five the WMS deleted are not retired yet
+
+
+def _audit_rows(warehouse: Path, columns: str = "STATUS, RECORDS_RECEIVED") -> list[tuple]:
+    try:
+        with sqlite3.connect(warehouse) as db:
+            return db.execute(
+                f"SELECT {columns} FROM SDC_LOAD_AUDIT ORDER BY STARTED_AT"
+            ).fetchall()
+    except sqlite3.OperationalError:  # not created yet
+        return []

@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sqlite3
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -16,11 +17,14 @@ from target_gruponos_oracle.target import _failure_line
 
 from .target_testkit import (
     DETAIL_PROPERTIES,
+    TARGET_CMD,
     Loader,
     activate,
     detail,
+    one_error,
     record,
     schema,
+    sdk_tap_into_target,
     singer_text,
     state,
 )
@@ -58,6 +62,7 @@ def test_upsert_run_writes_one_succeeded_row_with_its_counts_and_run_id(loader):
         detail(2, T0),
         detail(2, T1),  # replaces the earlier copy in the batch: that one is superseded
         detail(3, T0),
+        state(1),  # a finished tap ends with a STATE
     ]
     result = loader.run_process(messages)
     assert result.returncode == 0, result.stderr
@@ -71,7 +76,7 @@ def test_upsert_run_writes_one_succeeded_row_with_its_counts_and_run_id(loader):
     assert row["STARTED_AT"] <= row["ENDED_AT"]  # both UTC text: text order is time order
 
     # a second run: rows older than the stored ones are skipped, a newer one is written
-    result = loader.run_process([schema(), detail(1, T0), detail(2, T0), detail(3, T2)])
+    result = loader.run_process([schema(), detail(1, T0), detail(2, T0), detail(3, T2), state(2)])
     second = _audit(loader)[1]
     assert second["RUN_ID"] == _run_id(result.stderr) != row["RUN_ID"]
     assert _counts(second) == (3, 1, 2, 0, 0)
@@ -79,7 +84,8 @@ def test_upsert_run_writes_one_succeeded_row_with_its_counts_and_run_id(loader):
 
 
 def test_append_run_counts_every_record_as_written(loader):
-    loader.run([schema(), detail(1, T0), detail(1, T1), detail(2, T0)], load_method="append-only")
+    messages = [schema(), detail(1, T0), detail(1, T1), detail(2, T0), state(1)]
+    loader.run(messages, load_method="append-only")
 
     [row] = _audit(loader)
     assert (row["LOAD_METHOD"], row["STATUS"]) == ("append-only", "succeeded")
@@ -110,7 +116,8 @@ def test_replay_of_older_records_skips_everything(loader):
     loader.run([schema(), *(detail(i, T1, status_id=1) for i in range(1, 6))])
     before = loader.rows()
 
-    loader.run([schema(), *(detail(i, T0, status_id=9) for i in range(1, 6))], batch_size_rows=2)
+    replayed = [schema(), *(detail(i, T0, status_id=9) for i in range(1, 6)), state(1)]
+    loader.run(replayed, batch_size_rows=2)
 
     replay = _audit(loader)[1]
     assert (replay["STATUS"], _counts(replay)) == ("succeeded", (5, 0, 5, 0, 0))
@@ -210,6 +217,7 @@ def test_each_stream_gets_its_row_even_without_records_and_a_new_schema_keeps_it
             schema(properties=WIDER),  # a schema change: a new sink, the same row, counts go on
             detail(2, T0),
             schema("allocations", {"id": {"type": "integer"}}),  # no records at all
+            state(1),
         ],
         batch_size_rows=1,
     )
@@ -237,7 +245,7 @@ def test_integer_bookmarks_go_to_max_bookmark_text(loader):
 
 
 def test_audit_table_setting_names_the_table_and_empty_turns_it_off(loader):
-    result = loader.run_process([schema(), detail(1, T0)], audit_table="load audit")
+    result = loader.run_process([schema(), detail(1, T0), state(1)], audit_table="load audit")
     assert result.returncode == 0, result.stderr
     assert [r["STATUS"] for r in _audit(loader, "LOAD_AUDIT")] == ["succeeded"]
 
@@ -280,7 +288,7 @@ def _readme_queries() -> list[str]:
 
 
 def test_readme_analyst_queries_answer_freshness_and_last_run(loader):
-    loader.run([schema(), detail(1, T0), detail(2, T0)])
+    loader.run([schema(), detail(1, T0), detail(2, T0), state(1)])
     loader.run_process([schema(), detail(3, T1), detail(4, T1, ord_qty="x")])  # fails
 
     freshness, last_run = _readme_queries()
@@ -299,3 +307,161 @@ def test_message_of_an_unexpected_failure_names_it_without_the_password():
     assert _failure_line(exc) == (
         "RuntimeError: cannot reach oracle+oracledb://loader:***@db:1521/?service_name=X"
     )
+
+
+# What the input proves at its end (incomplete), and marking a run failed afterwards --------
+
+
+def _statuses(loader: Loader) -> dict[str, tuple[str, str | None]]:
+    return {r["STREAM_NAME"]: (r["STATUS"], r["MESSAGE"]) for r in _audit(loader)}
+
+
+def test_a_stream_whose_last_records_no_state_follows_is_incomplete_and_keeps_them(loader):
+    result = loader.run_process(
+        [
+            schema(),
+            detail(1, T0),
+            state(1),
+            detail(2, T1),  # the tap stopped here: no STATE covers this record
+            schema("codes", {"id": {"type": "integer"}}, bookmarks=None),  # nothing to prove
+            record("codes", id=1),
+        ]
+    )
+
+    assert result.returncode == 0, result.stderr
+    statuses = _statuses(loader)
+    assert statuses["codes"] == ("succeeded", None)
+    status, message = statuses["order_details"]
+    assert status == "incomplete"
+    assert "without a STATE after the stream's last message" in message
+    assert [r["ID"] for r in loader.rows()] == [1, 2]  # what was committed stays
+    warnings = [line for line in result.stderr.splitlines() if "is incomplete" in line]
+    assert len(warnings) == 1 and "stream 'order_details'" in warnings[0]
+
+
+def test_a_state_after_the_last_record_makes_an_incremental_stream_succeeded(loader):
+    loader.run([schema(), detail(1, T0), state(1), detail(2, T1), state(2)])
+
+    assert _statuses(loader) == {"order_details": ("succeeded", None)}
+
+
+def test_a_full_sync_no_activate_version_closes_is_incomplete_and_retires_nothing(loader):
+    loader.run([schema(), *(record(version=1, id=i, mod_ts=T0) for i in (1, 2, 3)), activate(1)])
+
+    # a later full sync whose tap stopped after one record (a STATE of another stream after it)
+    loader.run([schema(), record(version=2, id=1, mod_ts=T1), state(1)])
+
+    first, second = _audit(loader)
+    assert first["STATUS"] == "succeeded"
+    assert second["STATUS"] == "incomplete"
+    assert "full sync (version 2) did not reach its end" in second["MESSAGE"]
+    assert second["ROWS_RETIRED"] == 0
+    assert [r["ID"] for r in loader.rows() if r["SDC_DELETED_AT"] is None] == [1, 2, 3]
+
+
+def test_a_complete_full_sync_then_its_incremental_records_with_a_state_is_succeeded(loader):
+    loader.run([schema(), record(version=5, id=1, mod_ts=T0), activate(5), detail(2, T1), state(1)])
+
+    assert _statuses(loader) == {"order_details": ("succeeded", None)}
+
+
+def test_a_singer_sdk_taps_complete_full_sync_is_succeeded_and_says_deletions_were_kept(loader):
+    records = [{"id": i, "status_id": 9, "mod_ts": "2026-01-06T10:00:00Z"} for i in (1, 2)]
+    tap_config = {"records": records, "emit_activate_version_messages": True}
+
+    result, tap_exit = sdk_tap_into_target(loader, tap_config)
+
+    assert (tap_exit, result.returncode) == (0, 0), result.stderr
+    [row] = _audit(loader)
+    assert row["STATUS"] == "succeeded"
+    assert row["MESSAGE"].startswith("deletions not reconciled")
+    notes = [line for line in result.stderr.splitlines() if "not reconciled" in line]
+    assert len(notes) == 1 and "WARNING" in notes[0], result.stderr
+
+
+@pytest.mark.parametrize("full_table", [False, True], ids=["incremental", "full-table"])
+def test_a_singer_sdk_tap_dying_mid_sync_leaves_its_row_incomplete(loader, full_table):
+    records = [{"id": i, "status_id": 9, "mod_ts": f"2026-01-06T10:00:0{i}Z"} for i in (1, 2, 3)]
+    tap_config = {"records": records, "fail_after": 2}
+    if full_table:
+        tap_config["emit_activate_version_messages"] = True
+
+    result, tap_exit = sdk_tap_into_target(loader, tap_config)
+
+    assert tap_exit != 0 and result.returncode == 0, result.stderr
+    [row] = _audit(loader)
+    assert (row["STATUS"], row["RECORDS_RECEIVED"]) == ("incomplete", 2)
+
+
+def test_a_singer_sdk_taps_complete_incremental_sync_is_succeeded(loader):
+    records = [{"id": i, "status_id": 9, "mod_ts": f"2026-01-06T10:00:0{i}Z"} for i in (1, 2)]
+
+    result, tap_exit = sdk_tap_into_target(loader, {"records": records})
+
+    assert (tap_exit, result.returncode) == (0, 0), result.stderr
+    assert _statuses(loader) == {"order_details": ("succeeded", None)}
+
+
+def _mark_failed(loader: Loader, run_id: str, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*TARGET_CMD, "--config", str(loader.config_file()), "--mark-failed", run_id, *extra],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_mark_failed_by_the_job_run_id_fails_every_row_of_the_run_with_the_cause(loader):
+    env = {**os.environ, "MELTANO_RUN_ID": "0f5a3c2e-job-run"}
+    messages = [schema(), detail(1, T0), schema("codes", {"id": {"type": "integer"}}), state(1)]
+    loaded = subprocess.run(
+        [*TARGET_CMD, "--config", str(loader.config_file())],
+        input=singer_text(messages),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert "job run id 0f5a3c2e-job-run" in loaded.stderr
+    cause = "tap-gruponos-wms--full order_dtl: GET http://wms/... failed after 1 attempts"
+
+    marked = _mark_failed(loader, "0f5a3c2e-job-run", "--message", cause)
+
+    assert marked.returncode == 0, marked.stderr
+    assert "2 of its 2 audit rows marked failed" in marked.stderr
+    rows = _audit(loader)
+    assert {(r["JOB_RUN_ID"], r["STATUS"], r["MESSAGE"]) for r in rows} == {
+        ("0f5a3c2e-job-run", "failed", cause)
+    }
+    assert all(r["ENDED_AT"] for r in rows)
+
+
+def test_mark_failed_by_the_run_id_keeps_the_targets_own_failure_and_ends_a_killed_row(loader):
+    failed = loader.run_process([schema(), detail(1, T0), detail(2, T0, ord_qty="x")])
+    run_id = _run_id(failed.stderr)
+    own = _audit(loader)[0]["MESSAGE"]
+    with sqlite3.connect(loader.db) as db:  # a second stream of the run, its target killed
+        db.execute(
+            "INSERT INTO SDC_LOAD_AUDIT (RUN_ID, STREAM_NAME, STARTED_AT, STATUS) "
+            "VALUES (?, 'codes', '2026-01-05T13:00:00.000000+00:00', 'running')",
+            (run_id,),
+        )
+
+    marked = _mark_failed(loader, run_id, "--message", "meltano run full-sync exited 1")
+
+    assert marked.returncode == 0, marked.stderr
+    assert "1 of its 2 audit rows marked failed (1 were failed already)" in marked.stderr
+    rows = _statuses(loader)
+    assert rows["order_details"] == ("failed", own)  # the target's own cause stays
+    assert rows["codes"] == ("failed", "meltano run full-sync exited 1")
+    assert all(r["ENDED_AT"] for r in _audit(loader))
+
+
+def test_mark_failed_of_an_unknown_run_or_without_an_audit_table_is_one_line(loader):
+    assert "no audit table SDC_LOAD_AUDIT" in one_error(_mark_failed(loader, "nope"))
+
+    loader.run([schema(), detail(1, T0), state(1)])
+    assert "run 'nope' has no rows in SDC_LOAD_AUDIT" in one_error(_mark_failed(loader, "nope"))

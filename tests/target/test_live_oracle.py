@@ -8,6 +8,8 @@ dropped afterwards.
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import uuid
 from decimal import Decimal
 
@@ -16,6 +18,7 @@ import sqlalchemy as sa
 
 from .target_testkit import (
     DETAIL_PROPERTIES,
+    TARGET_CMD,
     Loader,
     activate,
     batch,
@@ -23,6 +26,7 @@ from .target_testkit import (
     detail,
     record,
     schema,
+    state,
 )
 
 URL = os.environ.get("TARGET_GRUPONOS_ORACLE_TEST_URL")
@@ -206,20 +210,31 @@ def _counts(row: dict) -> tuple:
 
 
 def test_audit_rows_count_what_each_run_committed(oracle):
-    first = oracle.run_process([schema(), detail(1, T1), detail(2, T0), detail(3, T0)])
+    first = oracle.run_process([schema(), detail(1, T1), detail(2, T0), detail(3, T0), state(1)])
     assert first.returncode == 0, first.stderr
-    replay = oracle.run_process([schema(), detail(1, T0), detail(2, T1)])  # MERGE skips id 1
+    replay = oracle.run_process([schema(), detail(1, T0), detail(2, T1), state(2)])  # skips id 1
     assert replay.returncode == 0, replay.stderr
     oracle.run_process([schema(), record(version=4, id=1, mod_ts=T1), activate(4)])
     failed = oracle.run_process([schema(), detail(5, T0, ord_qty="many")])
     assert failed.returncode == 1
+    cut = oracle.run_process([schema(), record(version=5, id=1, mod_ts=T1)])  # tap stopped
+    run_id = re.search(r"Run id ([0-9a-f-]{36})", cut.stderr).group(1)
+    assert oracle.audit_rows()[-1]["STATUS"] == "incomplete"
+    marking = subprocess.run(
+        [*TARGET_CMD, "--config", str(oracle.config_file()), "--mark-failed", run_id],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert marking.returncode == 0, marking.stderr
 
     rows = oracle.audit_rows()
-    assert [r["STATUS"] for r in rows] == ["succeeded"] * 3 + ["failed"]
-    assert [_counts(r) for r in rows] == [(3, 3, 0, 0), (2, 1, 1, 0), (1, 1, 0, 2), (0, 0, 0, 0)]
+    assert [r["STATUS"] for r in rows] == ["succeeded"] * 3 + ["failed"] * 2
+    counts = [(3, 3, 0, 0), (2, 1, 1, 0), (1, 1, 0, 2), (0, 0, 0, 0), (1, 1, 0, 0)]
+    assert [_counts(r) for r in rows] == counts
     assert rows[0]["RUN_ID"] in first.stderr
     assert rows[0]["TABLE_NAME"] == oracle.config["table_prefix"] + "ORDER_DETAILS"
     assert (rows[0]["STREAM_NAME"], rows[0]["LOAD_METHOD"]) == ("order_details", "upsert")
-    assert [r["MAX_BOOKMARK"] for r in rows] == [T1, T1, T1, None]
+    assert [r["MAX_BOOKMARK"] for r in rows] == [T1, T1, T1, None, T1]
     assert all(r["ENDED_AFTER_START"] == 1 for r in rows)
     assert "field 'ord_qty'" in rows[3]["MESSAGE"]

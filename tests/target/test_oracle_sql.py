@@ -320,7 +320,8 @@ def test_audit_statements_bind_date_times_with_an_explicit_format():
 
     stamp = "TO_TIMESTAMP_TZ(:{}, 'YYYY-MM-DD\"T\"HH24:MI:SS.FF6TZH:TZM')"
     assert insert.startswith('INSERT INTO "WMS"."SDC_LOAD_AUDIT" ("RUN_ID", "STREAM_NAME"')
-    assert stamp.format("STARTED_AT") in insert and insert.endswith(":STATUS, 0, 0, 0, 0, 0)")
+    assert stamp.format("STARTED_AT") in insert
+    assert insert.endswith(":STATUS, 0, 0, 0, 0, 0, :JOB_RUN_ID)")
     assert '"ROWS_WRITTEN"=:v_ROWS_WRITTEN' in update
     assert '"MAX_BOOKMARK"=' + stamp.format("v_MAX_BOOKMARK") in update
     assert update.endswith(
@@ -328,4 +329,22 @@ def test_audit_statements_bind_date_times_with_an_explicit_format():
         'AND "WMS"."SDC_LOAD_AUDIT"."STREAM_NAME" = :w_stream'
     )
     assert '"STATUS"=:v_STATUS' in update and '"ENDED_AT"=' + stamp.format("v_ENDED_AT") in end
+    assert '"MESSAGE"=:v_MESSAGE' in update  # the final batch writes why a stream is incomplete
     assert end.endswith('WHERE "WMS"."SDC_LOAD_AUDIT"."RUN_ID" = :w_run')
+
+
+def test_marking_a_run_failed_matches_either_run_id_and_keeps_earlier_failures():
+    mark = _sql(audit.mark_failed_statement(AUDIT, dialects.ORACLE))
+    count = _sql(audit.run_rows_statement(AUDIT))
+    end_one = _sql(audit.end_stream_statement(AUDIT, dialects.ORACLE))
+
+    table = '"WMS"."SDC_LOAD_AUDIT"'
+    stamp = "TO_TIMESTAMP_TZ(:v_ENDED_AT, 'YYYY-MM-DD\"T\"HH24:MI:SS.FF6TZH:TZM')"
+    assert mark.startswith(f'UPDATE {table} SET "ENDED_AT"=coalesce({table}."ENDED_AT", {stamp})')
+    assert '"STATUS"=:v_STATUS' in mark and '"MESSAGE"=:v_MESSAGE' in mark
+    run = f'{table}."RUN_ID" = :w_run OR {table}."JOB_RUN_ID" = :w_run'
+    assert mark.endswith(f'WHERE ({run}) AND {table}."STATUS" != :STATUS_1')
+    assert count == f"SELECT count(*) AS count_1 FROM {table} WHERE {run}"
+    assert end_one.endswith(
+        f'WHERE {table}."RUN_ID" = :w_run AND {table}."STREAM_NAME" = :w_stream'
+    )

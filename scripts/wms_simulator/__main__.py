@@ -9,6 +9,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
         help="records of one more entity, e.g. item=5000 (repeatable)",
     )
     serve.add_argument("--seed", type=int, default=7)
+    serve.add_argument(
+        "--history-end",
+        type=_instant,
+        help="seeded mod_ts end at this ISO date-time (default: the current minute)",
+    )
+    serve.add_argument(
+        "--history-days", type=float, default=7.0, help="seeded mod_ts span this many days"
+    )
     serve.add_argument("--latency-ms", type=int, default=0)
     serve.add_argument("--env-name", default="gruponos_test")
     serve.add_argument("--username", default="wms_user")
@@ -103,6 +112,15 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _instant(text: str) -> datetime:
+    """An ISO date or date-time; UTC when it has no offset."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date-time: {text!r}") from exc
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
 def _simulator(args: argparse.Namespace) -> WmsSimulator:
     return WmsSimulator(
         orders=args.orders,
@@ -110,6 +128,8 @@ def _simulator(args: argparse.Namespace) -> WmsSimulator:
         allocations_per_detail=args.allocations_per_detail,
         counts=dict(args.count),
         seed=args.seed,
+        history_end=args.history_end,
+        history_days=args.history_days,
         username=args.username,
         password=args.password,
         oauth_client_id=args.client_id,

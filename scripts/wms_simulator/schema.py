@@ -166,6 +166,9 @@ class Field:
     null_share: float = 0.0
     # A value computed from another field of the same record: (that field, function).
     derive: tuple[str, Callable[[Any], Any]] | None = None
+    # A facility_id spread over the seeded facilities (see `facility_of`) by the record's
+    # hash ("hash"), its id ("id"), or the value of the `derive` field ("derive").
+    facility_by: str | None = None
 
     @property
     def is_set(self) -> bool:
@@ -194,6 +197,20 @@ def relation(name: str, target: str, gen: Generator | None = None, **kw: Any) ->
     if gen is None and target in LOOKUP_TABLES:
         gen = choice(*sorted(LOOKUP_TABLES[target]))
     return _f(name, "relation", gen, target=target, **kw)
+
+
+def facility_of(n: int, facilities: int = 2) -> int:
+    """70 % of records in FAC1 (id 1), the rest in FAC2; with more facilities (counts), an
+    equal share in each."""
+    if facilities > 2:
+        return n % facilities + 1
+    return 1 if n % 10 < 7 else 2
+
+
+def facility(by: str, source: str | None = None, **kw: Any) -> Field:
+    """The record's `facility_id`: the store spreads it over the seeded facilities."""
+    derive = (source, facility_of) if source else None
+    return _f("facility_id", "relation", target="facility", facility_by=by, derive=derive, **kw)
 
 
 def ref(name: str, target: str, null_share: float = 0.0, **kw: Any) -> Field:
@@ -260,7 +277,7 @@ ORDER_HDR = [
     varchar("order_nbr", 50, from_id("ORD{:08d}"), required="Y"),
     relation("order_type_id", "order_type", choice(1, 2, 3), required="Y"),
     status(_STATUSES_HDR),
-    relation("facility_id", "facility", lambda h, row: facility_of(h), required="Y"),
+    facility("hash", required="Y"),
     relation("company_id", "company", lambda h, row: company_of(h), required="Y"),
     _f("ord_date", "datetime", ts_after_create(2)),
     _f("req_ship_date", "date", date_after_create(10)),
@@ -342,11 +359,6 @@ ALLOCATION = [
 ]
 
 
-def facility_of(n: int) -> int:
-    """70 % of records in FAC1 (id 1), the rest in FAC2."""
-    return 1 if n % 10 < 7 else 2
-
-
 def company_of(n: int) -> int:
     """85 % of records for GRUPONOS (id 1), the rest for OTHERCO."""
     return 1 if n % 20 < 17 else 2
@@ -419,7 +431,7 @@ ITEM = [
 
 LOCATION = [
     _f("id", "pk", source=ID, required="Y"),
-    _f("facility_id", "relation", lambda h, row: facility_of(row.id), target="facility"),
+    facility("id"),
     varchar("locn_str", 50, lambda h, row: f"A{row.id % 40:02d}-{row.id // 40 % 97:02d}-{row.id}"),
     varchar("area", 10, choice("PICK", "RESERVE", "DOCK", "STAGE")),
     varchar("aisle", 5, code("", 2, 40)),
@@ -435,7 +447,7 @@ CONTAINER = [
     _f("id", "pk", source=ID, required="Y"),
     varchar("container_nbr", 50, from_id("LPN{:010d}"), required="Y"),
     ref("curr_location_id", "location", required="Y"),
-    _derived("facility_id", "facility", "curr_location_id", facility_of, required="Y"),
+    facility("derive", "curr_location_id", required="Y"),
     relation("company_id", "company", lambda h, row: company_of(h), required="Y"),
     varchar("type", 5, choice("I", "O")),  # iLPN / oLPN
     status((0, 10, 30, 90)),
@@ -450,7 +462,7 @@ INVENTORY = [
     ref("location_id", "location", required="Y"),
     ref("container_id", "container", null_share=0.5),
     # The facility of its location and the company of its item.
-    _derived("facility_id", "facility", "location_id", facility_of, required="Y"),
+    facility("derive", "location_id", required="Y"),
     _derived("company_id", "company", "item_id", company_of, required="Y"),
     _f("curr_qty", "decimal", decimal(0, 1000, 4), required="Y"),
     _f("orig_qty", "decimal", decimal(0, 1000, 4)),
@@ -464,7 +476,7 @@ INVENTORY = [
 IB_SHIPMENT = [
     _f("id", "pk", source=ID, required="Y"),
     varchar("shipment_nbr", 50, from_id("ASN{:08d}"), required="Y"),
-    relation("facility_id", "facility", lambda h, row: facility_of(h), required="Y"),
+    facility("hash", required="Y"),
     relation("company_id", "company", lambda h, row: company_of(h), required="Y"),
     relation("vendor_id", "vendor", nullable(0.2, integer(1, 500))),
     status((0, 10, 20, 30, 90)),
@@ -491,7 +503,7 @@ IB_SHIPMENT_DTL = [
 PURCHASE_ORDER_HDR = [
     _f("id", "pk", source=ID, required="Y"),
     varchar("po_nbr", 50, from_id("PO{:09d}"), required="Y"),
-    relation("facility_id", "facility", lambda h, row: facility_of(h), required="Y"),
+    facility("hash", required="Y"),
     relation("company_id", "company", lambda h, row: company_of(h), required="Y"),
     relation("vendor_id", "vendor", integer(1, 500)),
     status((0, 10, 20, 90, 99)),

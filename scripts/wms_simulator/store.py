@@ -8,6 +8,7 @@ instead of a scan and a sort. All access goes through `lock`.
 from __future__ import annotations
 
 import bisect
+import functools
 import random
 import threading
 from collections.abc import Callable, Iterable
@@ -129,6 +130,8 @@ class DataStore:
     def _resolve_gen(self, entity: str, f: Field) -> Generator:
         """A field's generator; relations to served entities pick among the target's seeded
         ids, derived fields follow the field they come from."""
+        if f.facility_by is not None:
+            return self._facility_gen(entity, f)
         if f.derive is not None:
             source, fn = f.derive
             other = self.getter(entity, source)
@@ -138,6 +141,16 @@ class DataStore:
         ids = self._seed_ids[f.target]
         gen: Generator = lambda h, row: ids[h % len(ids)]  # noqa: E731
         return nullable(f.null_share, gen) if f.null_share else gen
+
+    def _facility_gen(self, entity: str, f: Field) -> Generator:
+        """A facility_id among however many facilities are seeded (see `facility_of`)."""
+        pick = functools.partial(schema.facility_of, facilities=len(self._seed_ids["facility"]))
+        if f.facility_by == "id":
+            return lambda h, row: pick(row.id)
+        if f.facility_by == "derive" and f.derive is not None:
+            other = self.getter(entity, f.derive[0])
+            return lambda h, row: None if (v := other(row.id)) is None else pick(v)
+        return lambda h, row: pick(h)
 
     def _generate(self, per_parent: dict[str, int], end: int, span: int) -> None:
         for name, seeded in self._seed_ids.items():

@@ -147,3 +147,13 @@ def test_serve_refuses_a_count_for_a_detail_table() -> None:
     assert refused.stderr.strip().splitlines() == [
         "wms-simulator: --count: counts: order_dtl follows its header or is a fixed code table"
     ]
+
+
+def test_serve_pins_the_seeded_history_to_a_given_end_and_span() -> None:
+    with serving(
+        "--port", "0", "--orders", "50", "--history-end", "2026-03-01", "--history-days", "90"
+    ) as base_url:
+        root = base_url.rsplit("/", 1)[0]
+        records = requests.get(f"{root}/_sim/records/order_hdr", timeout=10).json()
+    stamps = [r["mod_ts"][:10] for r in records]
+    assert max(stamps) < "2026-03-01" and min(stamps) < "2026-01-01"

@@ -49,3 +49,23 @@ def test_default_history_ends_before_now() -> None:
     sim = WmsSimulator(orders=30)
     newest = max(datetime.fromisoformat(r["mod_ts"]) for r in sim.records("allocation"))
     assert newest < datetime.now(timezone.utc)
+
+
+def test_more_facilities_share_the_records_and_two_keep_the_usual_split() -> None:
+    two = WmsSimulator(orders=200, seed=3, history_end=END)
+    four = WmsSimulator(orders=200, seed=3, history_end=END, counts={"facility": 4})
+
+    def share(sim: WmsSimulator, entity: str) -> Counter:
+        return Counter(r["facility_id"]["key"] for r in sim.records(entity))
+
+    assert [r["code"] for r in four.records("facility")] == ["FAC1", "FAC2", "FAC3", "FAC4"]
+    for entity in ("order_hdr", "location", "inventory", "container", "ib_shipment"):
+        spread = share(four, entity)
+        assert set(spread) == {"FAC1", "FAC2", "FAC3", "FAC4"}, entity
+        assert min(spread.values()) >= sum(spread.values()) / 10, (entity, spread)
+    usual = share(two, "order_hdr")
+    assert set(usual) == {"FAC1", "FAC2"} and usual["FAC1"] > 1.5 * usual["FAC2"]
+    locations = {r["id"]: r for r in four.records("location")}
+    for record in four.records("inventory"):  # an inventory lies in its location's facility
+        location = locations[record["location_id"]["id"]]
+        assert record["facility_id"]["id"] == location["facility_id"]["id"]

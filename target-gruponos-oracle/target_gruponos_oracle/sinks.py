@@ -19,6 +19,7 @@ from target_gruponos_oracle.errors import (
     FieldError,
     IdentifierCollisionError,
     MissingKeyError,
+    SettingError,
     span,
 )
 from target_gruponos_oracle.logs import Throttle
@@ -75,6 +76,7 @@ class OracleSink(SQLSink[OracleConnector]):
             database=database,
             all_metadata=self.include_sdc_metadata_properties,
         )
+        self._scope = self._full_sync_scope(plan)  # a bad setting fails before any DDL
         if self._run_audit.is_audit_table(plan.table):
             msg = (
                 f"table {plan.table.name} of stream '{self.stream_name}' is the audit table "
@@ -299,6 +301,20 @@ class OracleSink(SQLSink[OracleConnector]):
             and self._plan.table.name not in self.connector.emptied_tables
         )
 
+    def _full_sync_scope(self, plan: TablePlan) -> dict[str, str]:
+        """The columns and values of setting ``full_sync_scope`` in this stream's table."""
+        columns = dict(zip(plan.fields, plan.kinds, strict=True))
+        scope = {}
+        for field, value in (self.config.get("full_sync_scope") or {}).items():
+            if field not in columns:
+                msg = (
+                    f"setting full_sync_scope: stream '{self.stream_name}' has no property "
+                    f"'{field}', so its full sync cannot be limited to {field} = {value!r}"
+                )
+                raise SettingError(msg)
+            scope[columns[field]] = value
+        return scope
+
     def activate_version(self, new_version: int) -> None:
         """Retire rows of older versions: soft delete, or delete with ``hard_delete``.
 
@@ -306,11 +322,14 @@ class OracleSink(SQLSink[OracleConnector]):
         are committed first.
         """
         deleted = None if self.config.get("hard_delete") else DELETED_COLUMN
+        scope = self._scope
         statement = statements.retire_old_versions_statement(
-            self._plan.table, VERSION_COLUMN, deleted, self.connector.database
+            self._plan.table, VERSION_COLUMN, deleted, self.connector.database, list(scope)
         )
+        parameters = {"version": new_version, "deleted_at": now_text()}
+        parameters |= {f"scope_{i}": value for i, value in enumerate(scope.values())}
         with self.connector.begin() as conn:
-            result = conn.execute(statement, {"version": new_version, "deleted_at": now_text()})
+            result = conn.execute(statement, parameters)
             counts = self._audit.record(conn, retired=result.rowcount)
         self._audit.committed(counts)
         self.logger.info(

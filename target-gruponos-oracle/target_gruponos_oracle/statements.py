@@ -107,20 +107,27 @@ def delete_all_statement(table: sa.Table) -> sa.Delete:
 
 
 def retire_old_versions_statement(
-    table: sa.Table, version_column: str, deleted_column: str | None, database: Database
+    table: sa.Table,
+    version_column: str,
+    deleted_column: str | None,
+    database: Database,
+    scope: t.Sequence[str] = (),
 ) -> Executable:
     """Soft-delete (stamp ``deleted_column``) or, without one, delete rows of older versions.
 
-    Rows without a version (loaded incrementally before the full sync) are older too.
-    Parameters: ``version``, and ``deleted_at`` (ISO text) for the soft delete.
+    Rows without a version (loaded incrementally before the full sync) are older too. Only
+    rows whose ``scope`` columns equal the parameters ``scope_0``, ``scope_1``... are
+    touched (the part of a shared table a full sync covers). Parameters: ``version``, and
+    ``deleted_at`` (ISO text) for the soft delete.
     """
     version = table.c[version_column]
     older = sa.or_(version < sa.bindparam("version"), version.is_(None))
+    within = [table.c[c] == sa.bindparam(f"scope_{i}") for i, c in enumerate(scope)]
     if deleted_column is None:
-        return sa.delete(table).where(older)
+        return sa.delete(table).where(older, *within)
     deleted = table.c[deleted_column]
     stamp = database.bind_value("deleted_at", Kind("timestamp"))
-    return sa.update(table).where(older, deleted.is_(None)).values({deleted_column: stamp})
+    return sa.update(table).where(older, deleted.is_(None), *within).values({deleted_column: stamp})
 
 
 def compile_sql(statement: Executable, dialect: Dialect) -> tuple[str, list[str]]:

@@ -154,6 +154,16 @@ class TargetGruponosOracle(SQLTarget):
             ),
         ),
         th.Property(
+            "full_sync_scope",
+            th.ObjectType(additional_properties=th.StringType),
+            description=(
+                "Record properties and values a full sync covers, when several sources load "
+                'one table (e.g. {"wms_env": "raizen_test"}, with wms_env in the key): '
+                "ACTIVATE_VERSION then retires only older rows holding these values. Empty: "
+                "the whole table."
+            ),
+        ),
+        th.Property(
             "max_varchar_length",
             th.IntegerType,
             default=4000,

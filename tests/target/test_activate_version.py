@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from .target_testkit import activate, record, schema, sdk_tap_into_target
+from .target_testkit import activate, one_error, record, schema, sdk_tap_into_target
 
 T0 = "2026-01-05T10:00:00.000000-03:00"
 OLD = [schema(), *(record(version=1, id=i, mod_ts=T0) for i in (1, 2, 3)), activate(1)]
@@ -118,3 +118,38 @@ def test_the_log_counts_only_rows_actually_retired(loader):
 
     assert _retired_count(result.stderr) == [1]
     assert _live(loader) == [1]
+
+
+ENV_PROPERTIES = {"wms_env": {"type": "string"}, "id": {"type": "integer"}}
+
+
+def _env_full_sync(env: str, version: int, ids: list[int]) -> list[dict]:
+    return [
+        schema(properties=ENV_PROPERTIES, keys=("wms_env", "id"), bookmarks=None),
+        *(record(version=version, wms_env=env, id=i) for i in ids),
+        activate(version),
+    ]
+
+
+@pytest.mark.parametrize("hard_delete", [False, True], ids=["soft", "hard"])
+def test_full_sync_scope_retires_only_the_rows_of_its_own_source(loader, hard_delete):
+    test, prod = {"full_sync_scope": {"wms_env": "test"}}, {"full_sync_scope": {"wms_env": "prod"}}
+    loader.run(_env_full_sync("test", 1, [1, 2, 3]), **test)
+    loader.run(_env_full_sync("prod", 1, [1, 2, 3]), **prod)  # the same ids, another WMS
+
+    loader.run(_env_full_sync("test", 2, [1, 2]), hard_delete=hard_delete, **test)
+
+    rows = loader.rows(order="WMS_ENV, ID")
+    live = [(r["WMS_ENV"], r["ID"]) for r in rows if r["SDC_DELETED_AT"] is None]
+    assert live == [("prod", 1), ("prod", 2), ("prod", 3), ("test", 1), ("test", 2)]
+
+
+def test_full_sync_scope_naming_a_property_the_stream_lacks_fails_before_loading(loader):
+    result = loader.run_process(
+        [schema(), record(version=1, id=1, mod_ts=T0), activate(1)],
+        full_sync_scope={"wms_env": "test"},
+    )
+
+    line = one_error(result)
+    assert "setting full_sync_scope: stream 'order_details' has no property 'wms_env'" in line
+    assert not loader.db.exists() or not loader.columns()

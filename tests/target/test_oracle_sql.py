@@ -168,6 +168,29 @@ def test_old_versions_are_soft_or_hard_deleted():
         'DELETE FROM "WMS_ORDER_DETAILS" WHERE "WMS_ORDER_DETAILS"."SDC_TABLE_VERSION" < :version '
         'OR "WMS_ORDER_DETAILS"."SDC_TABLE_VERSION" IS NULL'
     )
+
+
+def test_a_scoped_full_sync_retires_only_rows_holding_its_scope_values():
+    table = _plan().table
+    scope = ["ORDER_ID_KEY", "CUST_FIELD_1"]  # any columns, e.g. WMS_ENV
+    soft = _sql(
+        statements.retire_old_versions_statement(
+            table, VERSION_COLUMN, DELETED_COLUMN, dialects.ORACLE, scope
+        )
+    )
+    hard = _sql(
+        statements.retire_old_versions_statement(
+            table, VERSION_COLUMN, None, dialects.ORACLE, scope
+        )
+    )
+
+    within = (
+        ' AND "WMS_ORDER_DETAILS"."ORDER_ID_KEY" = :scope_0'
+        ' AND "WMS_ORDER_DETAILS"."CUST_FIELD_1" = :scope_1'
+    )
+    assert soft.endswith('"WMS_ORDER_DETAILS"."SDC_DELETED_AT" IS NULL' + within)
+    assert hard.startswith('DELETE FROM "WMS_ORDER_DETAILS" WHERE (')
+    assert hard.endswith('"SDC_TABLE_VERSION" IS NULL)' + within)
     assert _sql(statements.delete_all_statement(table)) == 'DELETE FROM "WMS_ORDER_DETAILS"'
 
 

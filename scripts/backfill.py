@@ -16,31 +16,16 @@ reads the whole window again.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
+
+from orchestration.slices import EXTRACTOR, LOADER, Slice, moment
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS = ("allocations", "order_headers", "order_details")
-EXTRACTOR, LOADER = "tap-gruponos-wms", "target-gruponos-oracle"
-
-
-def moment(text: str) -> datetime:
-    """A date (midnight UTC) or an ISO-8601 date-time (UTC when it has no offset)."""
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"not an ISO date or date-time: {text!r}") from err
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-def compact(value: datetime) -> str:
-    """The window bound as it appears in the state id, e.g. 20260101T000000Z."""
-    return value.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 def meltano_executable() -> str:
@@ -80,7 +65,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def command(args: argparse.Namespace) -> tuple[list[str], dict[str, str], str]:
     """The meltano invocation, the environment it needs, and the state id it will use."""
-    suffix = f"backfill-{args.stream}-{compact(args.start)}-{compact(args.end)}"
+    window = Slice(window=(args.start, args.end), streams=(args.stream,))
+    suffix = window.state_suffix
     cmd = [
         meltano_executable(),
         "--environment",
@@ -92,12 +78,7 @@ def command(args: argparse.Namespace) -> tuple[list[str], dict[str, str], str]:
     if args.restart:
         cmd.append("--full-refresh")
     cmd += [EXTRACTOR, LOADER]
-    env = {
-        "TAP_GRUPONOS_WMS_START_DATE": args.start.isoformat(),
-        "TAP_GRUPONOS_WMS_END_DATE": args.end.isoformat(),
-        # Meltano's `select` extra: only this stream, all of its fields.
-        "TAP_GRUPONOS_WMS__SELECT": json.dumps([f"{args.stream}.*"]),
-    }
+    env = window.settings()
     return cmd, env, f"{args.environment}:{EXTRACTOR}-to-{LOADER}:{suffix}"
 
 

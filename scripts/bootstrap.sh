@@ -16,7 +16,7 @@ if ! {
     .venv/bin/python -m pip install \
         -e ./tap-gruponos-wms \
         -e ./target-gruponos-oracle \
-        -e ".[dev]" &&
+        -e ".[dev,dagster]" &&
     # target-jsonl, an independent Singer target for the interoperability test, in a venv of
     # its own: it needs singer-python 5, which pins jsonschema 2.6 and backoff 1.8, while
     # singer-sdk 0.54 needs jsonschema >= 4.16 and backoff >= 2.2.

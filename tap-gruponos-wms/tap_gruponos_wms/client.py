@@ -64,6 +64,8 @@ RETRIED = (
     requests.exceptions.ContentDecodingError,
 )
 URL_HINT = "check base_url and api_version"
+#: lgfapi's largest page_size.
+MAX_PAGE_SIZE = 1250
 #: Narrowing settings and the entity whose `code` each must name.
 CODE_SETTINGS = (("facility_code", "facility"), ("company_code", "company"))
 
@@ -418,6 +420,21 @@ class WmsStream(LockedStreamState, RESTStream):
             return False  # a filtered list query: no match
         results = self._json_body(response).get("results")
         return isinstance(results, list) and bool(results)
+
+    def codes(self, entity: str) -> list[str]:
+        """The `code` of every record of `entity` (facility, company), in id order: what an
+        orchestrator splits the work by. One page: these are short code tables."""
+        params = {"fields": "id,code", "ordering": "id", "page_size": MAX_PAGE_SIZE}
+        try:
+            response = self._get(f"{self.url_base}{entity}/", params)
+        except WmsNotFound:
+            return []  # a list query: no records
+        body = self._json_body(response)
+        if body.get("next_page"):
+            msg = f"{entity}: more than {MAX_PAGE_SIZE} records; list the codes instead"
+            raise WmsResponseError(msg)
+        results = body.get("results") if isinstance(body.get("results"), list) else []
+        return [r["code"] for r in results if isinstance(r, dict) and r.get("code")]
 
     def check_codes(self, listed: frozenset[str]) -> None:
         """facility_code / company_code name a facility / company the WMS has: a typo would

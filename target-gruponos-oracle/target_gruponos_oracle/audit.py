@@ -24,14 +24,18 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from target_gruponos_oracle.completeness import SUCCEEDED, Outcome
-from target_gruponos_oracle.connector import build_table, conform_identifier, target_schema
+from target_gruponos_oracle.connector import (
+    OracleConnector,
+    build_table,
+    conform_identifier,
+    target_schema,
+)
 from target_gruponos_oracle.kinds import Kind
 
 if t.TYPE_CHECKING:
     import logging
     from collections.abc import Iterable
 
-    from target_gruponos_oracle.connector import OracleConnector
     from target_gruponos_oracle.dialects import Database
 
 DEFAULT_TABLE = "SDC_LOAD_AUDIT"
@@ -385,6 +389,21 @@ class LoadAudit:
             statement = mark_failed_statement(table, self.connector.database)
             marked = conn.execute(statement, _ends(run_id, FAILED, message)).rowcount
         return rows, marked
+
+
+def read_job_run(config: t.Mapping[str, t.Any], job_run_id: str) -> list[dict[str, t.Any]]:
+    """The audit rows of a job run (RUN_ID or JOB_RUN_ID), as an orchestrator reads them to
+    show what the run loaded; [] when there is no audit table (yet)."""
+    connector = OracleConnector(config=dict(config))
+    name = config.get("audit_table", DEFAULT_TABLE)
+    if not name:
+        return []
+    table = audit_table(conform_identifier(name), target_schema(config), connector.database)
+    with connector.begin() as conn:
+        if not sa.inspect(conn).has_table(table.name, schema=table.schema):
+            return []
+        query = sa.select(table).where(_of_run(table)).order_by(table.c["STREAM_NAME"])
+        return [dict(row._mapping) for row in conn.execute(query, {"w_run": job_run_id})]
 
 
 class AuditError(Exception):

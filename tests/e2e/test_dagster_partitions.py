@@ -1,0 +1,325 @@
+"""Partitioned runs through Dagster's own in-process execution, each partition a real
+`meltano run` against the simulator, into SQLite: several at once, each with its own state
+id and Meltano directory, none reading or moving another's bookmark."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import time
+import typing as t
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+from conftest import BIN, MELTANO, REPO, STREAMS, analytics_row, clean_environ, normalize
+from wms_simulator import Fault, WmsSimulator
+
+from orchestration.settings import SETTINGS_ENV, load_settings
+
+pytestmark = pytest.mark.e2e
+
+KEY = "WMS_ENV"
+DAGSTER = str(BIN / "dagster")
+
+
+@dataclass(frozen=True)
+class PartitionRun:
+    """One `dagster job execute` of a partition: its exit code, output and Dagster run."""
+
+    key: str
+    returncode: int
+    output: str
+    run: dg.DagsterRun | None
+
+    @property
+    def success(self) -> bool:
+        return self.returncode == 0 and self.run is not None and self.run.is_success
+
+
+@dataclass
+class Orchestrated:
+    """One test's Dagster definitions over its simulators, warehouse and Meltano state."""
+
+    settings: Path
+    warehouse: Path
+    dagster_home: Path
+    env: dict[str, str]
+
+    def run(self, job: str, *partitions: str) -> list[PartitionRun]:
+        """The partitions of ``job`` all at once, each in its own `dagster job execute`
+        process (Dagster's in-process execution is not made for threads)."""
+        env = self.env | {"DAGSTER_HOME": str(self.dagster_home), SETTINGS_ENV: str(self.settings)}
+
+        def one(key: str) -> PartitionRun:
+            tags = json.dumps({"dagster/partition": key})
+            command = [DAGSTER, "job", "execute", "-m", "orchestration.definitions", "-j", job]
+            done = subprocess.run(
+                [*command, "--tags", tags],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            return PartitionRun(key, done.returncode, done.stdout + done.stderr, self.last_run(key))
+
+        with ThreadPoolExecutor(len(partitions)) as pool:
+            return list(pool.map(one, partitions))
+
+    def instance(self) -> dg.DagsterInstance:
+        return dg.DagsterInstance.from_config(str(self.dagster_home))
+
+    def last_run(self, key: str) -> dg.DagsterRun | None:
+        with self.instance() as instance:
+            runs = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": key}), limit=1)
+        return runs[0] if runs else None
+
+    def events(self, run: dg.DagsterRun) -> list[dg.EventLogEntry]:
+        with self.instance() as instance:
+            return list(instance.all_logs(run.run_id))
+
+    def table(self, stream: str) -> dict[tuple[str, int], dict[str, t.Any]]:
+        """{(environment, ID): business columns}, values normalized."""
+        with sqlite3.connect(self.warehouse) as db:
+            cursor = db.execute(f"SELECT * FROM {STREAMS[stream][1]}")
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, map(normalize, r), strict=True)) for r in cursor]
+        keyed = {(r[KEY], int(r["ID"])): r for r in rows}
+        assert len(keyed) == len(rows), f"{stream}: a key twice"
+        return keyed
+
+    def audit(self) -> list[dict]:
+        with sqlite3.connect(self.warehouse) as db:
+            db.row_factory = sqlite3.Row
+            return [dict(r) for r in db.execute("SELECT * FROM SDC_LOAD_AUDIT")]
+
+    def state(self, state_id: str) -> dict:
+        out = subprocess.run(
+            [MELTANO, "state", "get", state_id],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return json.loads(out) if out.strip() else {}
+
+
+@pytest.fixture
+def orchestrate(meltano_installed, tmp_path):
+    """Settings like orchestration/demo.yml's, for this test: its own warehouse, Dagster
+    instance and Meltano system database; the session's installed plugins."""
+    env = clean_environ() | meltano_installed
+    env |= {
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "TAP_GRUPONOS_WMS_PAGE_SIZE": "50",
+    }
+
+    def build(
+        sims: dict[str, WmsSimulator],
+        facilities: dict[str, list[str]] | None = None,
+        warehouse: str = "warehouse.db",
+        **settings: t.Any,
+    ) -> Orchestrated:
+        db = tmp_path / warehouse
+        environments = [
+            {
+                "name": name,
+                "env": {
+                    "TAP_GRUPONOS_WMS_BASE_URL": sim.base_url,
+                    "TARGET_GRUPONOS_ORACLE_SQLALCHEMY_URL": f"sqlite:///{db}",
+                },
+                "facilities": (facilities or {}).get(name, []),
+            }
+            for name, sim in sims.items()
+        ]
+        document = {
+            "meltano_project": str(REPO),
+            "key_column": "wms_env",
+            "retry_delay_seconds": 0.5,
+            "environments": environments,
+            **settings,
+        }
+        path = tmp_path / f"{warehouse}.partitions.yml"
+        path.write_text(yaml.safe_dump(document))
+        load_settings(path)  # valid as written
+        home = tmp_path / "dagster"
+        home.mkdir(exist_ok=True)
+        with dg.DagsterInstance.from_config(str(home)) as instance:  # its storage, migrated
+            instance.get_runs(limit=1)  # once: concurrent first runs would race on it
+        return Orchestrated(path, db, home, env)
+
+    return build
+
+
+def facilities_sim(count: int, **options: t.Any) -> WmsSimulator:
+    return WmsSimulator(orders=40, seed=5, counts={"facility": count}, **options)
+
+
+def assert_succeeded(runs: list[PartitionRun]) -> None:
+    for run in runs:
+        assert run.success, f"{run.key}: exit {run.returncode}\n{run.output[-6000:]}"
+
+
+def expected(sim: WmsSimulator, stream: str, environment: str) -> dict:
+    return {(environment, r["id"]): analytics_row(r) for r in sim.records(STREAMS[stream][0])}
+
+
+def assert_tables_hold(run: Orchestrated, sims: dict[str, WmsSimulator]) -> None:
+    """Every table holds each environment's records field by field, and nothing else live."""
+    for stream in STREAMS:
+        table = run.table(stream)
+        want = {k: v for name, sim in sims.items() for k, v in expected(sim, stream, name).items()}
+        live = {k for k, row in table.items() if row["SDC_DELETED_AT"] is None}
+        assert live == set(want), stream
+        for key, fields in want.items():
+            assert {c: table[key].get(c) for c in fields} == fields, (stream, key)
+
+
+def test_three_facility_partitions_at_once_equal_one_unnarrowed_run_field_by_field(orchestrate):
+    with facilities_sim(3) as sim:
+        split = orchestrate({"test": sim}, {"test": ["FAC1", "FAC2", "FAC3"]})
+        results = split.run("facility_incremental", "test/FAC1", "test/FAC2", "test/FAC3")
+        whole = orchestrate({"test": sim}, warehouse="whole.db")
+        [one] = whole.run("environment_incremental", "test")
+
+    assert_succeeded([*results, one])
+    for stream in STREAMS:
+        by_facility, unnarrowed = split.table(stream), whole.table(stream)
+        assert set(by_facility) == set(unnarrowed), stream
+        for key, row in unnarrowed.items():
+            business = {c: v for c, v in row.items() if not c.startswith("SDC_")}
+            assert {c: by_facility[key][c] for c in business} == business, (stream, key)
+    assert_tables_hold(whole, {"test": sim})
+
+
+def test_two_environments_with_colliding_ids_share_the_tables_and_keep_each_others_rows(
+    orchestrate,
+):
+    with (
+        WmsSimulator(orders=30, seed=5) as test,
+        WmsSimulator(orders=20, seed=5, env_name="gruponos_prod") as prod,
+    ):
+        sims = {"test": test, "prod": prod}
+        assert test.records("order_hdr")[0]["id"] == prod.records("order_hdr")[0]["id"]
+        run = orchestrate(sims)
+        assert_succeeded(run.run("environment_incremental", "test", "prod"))
+        assert_tables_hold(run, sims)
+
+        # a full sync of one environment retires what its WMS deleted, nothing of the other's
+        gone = test.delete("order_hdr", [r["id"] for r in test.records("order_hdr")[:3]])
+        [full] = run.run("environment_full", "test")
+        assert_succeeded([full])
+        assert_tables_hold(run, sims)
+        retired = {k for k, r in run.table("order_headers").items() if r["SDC_DELETED_AT"]}
+        assert retired == {("test", i) for i in gone["order_hdr"]}
+
+
+def _last_monday(now: datetime) -> datetime:
+    day = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday())
+
+
+def test_backfill_windows_at_once_then_the_live_run_read_every_record_once(orchestrate):
+    end = _last_monday(datetime.now(timezone.utc))
+    start = end - timedelta(weeks=3)
+    window = {"environment": "test", "start": start.date(), "end": end.date(), "window": "week"}
+    with WmsSimulator(orders=60, seed=5, history_days=20) as sim:
+        run = orchestrate({"test": sim}, backfill=window)
+        [live] = run.run("environment_incremental", "test")
+        assert_succeeded([live])
+        live_state_id = "dev:tap-gruponos-wms-to-target-gruponos-oracle:test"
+        bookmarks = run.state(live_state_id)
+
+        keys = [(start + timedelta(weeks=w)).date().isoformat() for w in range(3)]
+        windows = run.run("backfill_windows", *keys)
+        assert_succeeded(windows)
+        assert run.state(live_state_id) == bookmarks  # the backfill never moved it
+        read_once = {stream: len(sim.records(STREAMS[stream][0])) for stream in STREAMS}
+        sim.modify("order_dtl", count=4)
+        time.sleep(1.05 - time.time() % 1.0)  # the next run's window covers the change
+        [again] = run.run("environment_incremental", "test")
+        assert_succeeded([again])
+        assert_tables_hold(run, {"test": sim})
+
+    for stream, total in read_once.items():
+        rows = sorted(
+            (r for r in run.audit() if r["STREAM_NAME"] == stream), key=lambda r: r["STARTED_AT"]
+        )
+        assert [r["STATUS"] for r in rows] == ["succeeded"] * 5, stream
+        # the first live run and the three windows split the history: each record once
+        assert sum(r["RECORDS_RECEIVED"] for r in rows[:4]) == total, stream
+    assert rows[-1]["RECORDS_RECEIVED"] >= 4  # order_details: the changes, and the lookback
+
+
+def test_a_failing_partition_is_retried_alone_from_its_own_state(orchestrate):
+    with facilities_sim(3) as sim:
+        # the WMS refuses FAC2's order headers once; the retry reads them
+        sim.add_faults(Fault(status=503, times=1, entity="order_hdr", path_contains="=FAC2"))
+        run = orchestrate({"test": sim}, {"test": ["FAC1", "FAC2", "FAC3"]}, max_retries=2)
+        run.env["TAP_GRUPONOS_WMS_MAX_RETRIES"] = "0"
+        results = run.run("facility_incremental", "test/FAC1", "test/FAC2", "test/FAC3")
+        assert_succeeded(results)
+
+        def retries(result: PartitionRun) -> list[dg.EventLogEntry]:
+            return [
+                e
+                for e in run.events(result.run)
+                if e.dagster_event and e.dagster_event.event_type_value == "STEP_UP_FOR_RETRY"
+            ]
+
+        assert [len(retries(r)) for r in results] == [0, 1, 0]
+        [retry] = retries(results[1])
+        cause = retry.dagster_event.event_specific_data.error.cause.message  # Failure: <line>
+        assert cause.startswith("dagster._core.definitions.events.Failure: tap-gruponos-wms ")
+        assert "order_hdr: GET " in cause and "answered 503" in cause and cause.count("\n") == 1
+        assert "Traceback" not in cause and "wms_pass" not in cause
+        assert_tables_hold(run, {"test": sim})
+
+    audit = run.audit()
+    attempts = {}
+    for row in audit:
+        attempts.setdefault(row["JOB_RUN_ID"], []).append(row)
+    assert len(attempts) == 4  # FAC1, FAC3 once; FAC2 twice
+    failed = [rows for rows in attempts.values() if {r["STATUS"] for r in rows} == {"failed"}]
+    [first_attempt] = failed
+    assert all(cause.split(": ", 1)[-1][:40] in r["MESSAGE"] for r in first_attempt)
+
+
+def test_four_partitions_at_once_each_in_its_own_meltano_directory(orchestrate):
+    with facilities_sim(4, latency_ms=50) as sim:
+        keys = [f"test/FAC{n}" for n in range(1, 5)]
+        run = orchestrate({"test": sim}, {"test": [k[5:] for k in keys]})
+        results = run.run("facility_incremental", *keys)
+        assert_succeeded(results)
+        assert_tables_hold(run, {"test": sim})
+
+    with run.instance() as instance:
+        spans = [
+            (
+                instance.get_run_record_by_id(r.run.run_id).start_time,
+                instance.get_run_record_by_id(r.run.run_id).end_time,
+            )
+            for r in results
+        ]
+    assert max(s for s, _ in spans) < min(e for _, e in spans), "the four ran at once"
+    sys_dir = Path(run.env["MELTANO_SYS_DIR_ROOT"])
+    for key in keys:
+        own = sys_dir / "partitions" / key.replace("/", "-")
+        assert (own / "run" / "tap-gruponos-wms").is_dir(), own
+        assert (own / "extractors").is_symlink()
+    assert not (sys_dir / "run" / "tap-gruponos-wms" / "tap.properties.json").exists()
+    states = {
+        f"dev:tap-gruponos-wms-to-target-gruponos-oracle:{key.replace('/', '-')}" for key in keys
+    }
+    listed = subprocess.run(
+        [MELTANO, "state", "list"], cwd=REPO, env=run.env, capture_output=True, text=True
+    ).stdout.split()
+    assert states <= set(listed)

@@ -5,6 +5,9 @@ id and Meltano directory, none reading or moving another's bookmark."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import sqlite3
 import subprocess
 import time
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import requests
 import yaml
 from conftest import BIN, MELTANO, REPO, STREAMS, analytics_row, clean_environ, normalize
 from wms_simulator import Fault, WmsSimulator
@@ -323,3 +327,62 @@ def test_four_partitions_at_once_each_in_its_own_meltano_directory(orchestrate):
         [MELTANO, "state", "list"], cwd=REPO, env=run.env, capture_output=True, text=True
     ).stdout.split()
     assert states <= set(listed)
+
+
+README = (REPO / "README.md").read_text()
+
+
+def test_the_readmes_dagster_commands_run_as_written():
+    section = README.split("## Partitioned runs on Dagster\n", 1)[1].split("\n## ", 1)[0]
+    demo, commands = re.findall(r"```bash\n(.*?)```", section, re.S)[:2]
+    env = clean_environ()
+    since = datetime.now(timezone.utc)
+    ui = subprocess.Popen(
+        ["bash", "-c", demo],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not _answers("http://127.0.0.1:3000/server_info"):
+            assert ui.poll() is None and time.monotonic() < deadline, "the UI did not start"
+            time.sleep(1)
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", commands],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-4000:]
+        with dg.DagsterInstance.from_config(str(REPO / ".dagster")) as instance:
+            while len(finished := _finished(instance, since)) < 5:  # the partition, then 4 windows
+                assert time.monotonic() < deadline + 300, "the backfill did not finish"
+                time.sleep(2)
+        assert {run.status for run in finished} == {dg.DagsterRunStatus.SUCCESS}
+        partitions = sorted(run.tags["dagster/partition"] for run in finished)
+        assert partitions == ["2026-07-01", "2026-08-01", "2026-09-01", "2026-10-01", "test/FAC1"]
+        with sqlite3.connect(REPO / "output" / "dagster_warehouse.db") as db:
+            statuses = db.execute("SELECT STATUS, COUNT(*) FROM SDC_LOAD_AUDIT GROUP BY 1")
+            assert dict(statuses.fetchall()) == {"succeeded": 15}  # 5 runs x 3 tables
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(timeout=60)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _finished(instance: dg.DagsterInstance, since: datetime) -> list[dg.DagsterRun]:
+    """The runs created since, once all of them have finished ([] before)."""
+    runs = instance.get_runs(dg.RunsFilter(created_after=since))
+    return runs if all(run.is_finished for run in runs) else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -143,3 +144,16 @@ def test_a_partitions_meltano_directory_links_the_installed_plugins_and_keeps_it
     assert not (own / "meltano.db").exists() and not (own / "run").is_symlink()
     assert not leftover.exists()  # a killed run's configuration, passwords included
     assert MeltanoProject(tmp_path).run_dir("test/FAC 2").name == "test_FAC_2"
+
+
+def test_every_setting_is_in_the_runbooks_table():
+    from orchestration.settings import Backfill, Orchestration, WmsEnvironment
+
+    runbook = (REPO / "docs" / "operations.md").read_text()
+    table = runbook.split("### Orchestration: partitioned runs on Dagster", 1)[1].split("###")[0]
+    documented = set(re.findall(r"^\| `([a-z_\[\].]+)`", table, re.M))
+    declared = set(Orchestration.model_fields) | {
+        f"environments[].{name}" for name in WmsEnvironment.model_fields
+    }
+    assert declared <= documented, declared - documented
+    assert all(f"`{name}`" in table for name in Backfill.model_fields)

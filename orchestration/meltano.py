@@ -25,6 +25,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,18 +136,21 @@ class MeltanoProject:
         }
         self.ensure_database(variables)
         started = time.monotonic()
-        returncode, cause = self._stream(["run", "--no-install", job], variables, log)
-        state_id = f"{meltano_environment}:{state_id_of(job, part.state_suffix)}"
-        if returncode != 0:
-            cause = cause or f"meltano run {job} exited {returncode}"
-            self._mark_failed(run_id, cause, variables, log)
+        with ThreadPoolExecutor(1) as aside:  # the target's settings, read while it runs
+            target_config = aside.submit(self.plugin_config, LOADER, variables)
+            returncode, cause = self._stream(["run", "--no-install", job], variables, log)
+            state_id = f"{meltano_environment}:{state_id_of(job, part.state_suffix)}"
+            if returncode != 0:
+                cause = cause or f"meltano run {job} exited {returncode}"
+                self._mark_failed(run_id, cause, variables, log)
+            audit = self.audit_rows(run_id, target_config, log)
         return RunResult(
             run_id=run_id,
             state_id=state_id,
             returncode=returncode,
             seconds=time.monotonic() - started,
             cause=cause,
-            audit=self.audit_rows(run_id, variables, log),
+            audit=audit,
         )
 
     def _environ(self, variables: dict[str, str]) -> dict[str, str]:
@@ -191,20 +195,22 @@ class MeltanoProject:
         if code != 0:
             log("warning", f"audit rows of run {run_id} not marked failed (see above)")
 
-    def audit_rows(self, run_id: str, variables: dict[str, str], log: Log) -> list[dict]:
+    def audit_rows(self, run_id: str, target_config: Future[dict], log: Log) -> list[dict]:
         """The run's SDC_LOAD_AUDIT rows (by JOB_RUN_ID), read with the target's own settings."""
         from target_gruponos_oracle.audit import read_job_run  # the plugin, installed beside
 
         try:
-            return read_job_run(self.plugin_config(LOADER, variables), run_id)
+            return read_job_run(target_config.result(), run_id)
         except Exception as exc:  # the audit is for people: a run's result stands without it
             log("warning", f"audit rows of run {run_id} not read: {type(exc).__name__}: {exc}")
             return []
 
     def plugin_config(self, plugin: str, variables: dict[str, str]) -> dict:
         """A plugin's settings as its runs get them (`meltano config --unsafe print`)."""
+        # explicitly: Meltano 4 ignores a default environment for `config`
+        environment = ["--environment", variables["MELTANO_ENVIRONMENT"]]
         printed = subprocess.run(
-            [self.executable, "config", "--unsafe", "print", plugin],
+            [self.executable, *environment, "config", "--unsafe", "print", plugin],
             cwd=self.root,
             env=self._environ(variables),
             capture_output=True,

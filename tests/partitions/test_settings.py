@@ -157,3 +157,24 @@ def test_every_setting_is_in_the_runbooks_table():
     }
     assert declared <= documented, declared - documented
     assert all(f"`{name}`" in table for name in Backfill.model_fields)
+
+
+def test_discovered_facilities_are_the_wms_facility_codes(tmp_path):
+    from wms_simulator import WmsSimulator
+
+    with WmsSimulator(orders=10, counts={"facility": 3}) as sim:
+        path = _settings(
+            tmp_path,
+            environments=[
+                {
+                    "name": "test",
+                    "env": {"TAP_GRUPONOS_WMS_BASE_URL": sim.base_url},
+                    "facilities": "discover",
+                }
+            ],
+        )
+        settings, root = load_settings(path)
+        defs = build_definitions(settings, str(root))
+
+    keys = defs.resolve_job_def("facility_incremental").partitions_def.get_partition_keys()
+    assert keys == ["test/FAC1", "test/FAC2", "test/FAC3"]

@@ -96,7 +96,8 @@ class MeltanoProject:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
-    def _once(self, args: list[str], variables: dict[str, str]) -> None:
+    def _once(self, args: list[str], variables: dict[str, str]) -> str:
+        """Run a meltano command to its end; its output, or one line saying why it failed."""
         done = subprocess.run(
             [self.executable, *args],
             cwd=self.root,
@@ -108,6 +109,7 @@ class MeltanoProject:
         if done.returncode != 0:
             tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
             raise RuntimeError(f"meltano {' '.join(args)} failed: {tail[0]}")
+        return done.stdout
 
     def run_dir(self, suffix: str) -> Path:
         """The slice's own Meltano directory: links to the project's installed plugins."""
@@ -209,18 +211,9 @@ class MeltanoProject:
         """A plugin's settings as its runs get them (`meltano config --unsafe print`)."""
         # explicitly: Meltano 4 ignores a default environment for `config`
         environment = ["--environment", variables["MELTANO_ENVIRONMENT"]]
-        printed = subprocess.run(
-            [self.executable, *environment, "config", "--unsafe", "print", plugin],
-            cwd=self.root,
-            env=self._environ(variables),
-            capture_output=True,
-            text=True,
-            check=False,
+        return json.loads(
+            self._once([*environment, "config", "--unsafe", "print", plugin], variables)
         )
-        if printed.returncode != 0:
-            tail = printed.stderr.strip().splitlines()[-1:] or ["no output"]
-            raise RuntimeError(f"meltano config print {plugin} failed: {tail[0]}")
-        return json.loads(printed.stdout)
 
     def facility_codes(self, meltano_environment: str, env: dict[str, str]) -> list[str]:
         """The codes of the WMS's facilities, read by the tap's own client (its settings,

@@ -21,7 +21,16 @@ import dagster as dg
 import pytest
 import requests
 import yaml
-from conftest import BIN, MELTANO, REPO, STREAMS, analytics_row, clean_environ, normalize
+from conftest import (
+    BIN,
+    MELTANO,
+    REPO,
+    STREAMS,
+    analytics_row,
+    clean_environ,
+    normalize,
+)
+from conftest import run as run_command
 from wms_simulator import Fault, WmsSimulator
 
 from orchestration.settings import SETTINGS_ENV, load_settings
@@ -63,15 +72,7 @@ class Orchestrated:
         def one(key: str) -> PartitionRun:
             tags = json.dumps({"dagster/partition": key})
             command = [DAGSTER, "job", "execute", "-m", "orchestration.definitions", "-j", job]
-            done = subprocess.run(
-                [*command, "--tags", tags],
-                cwd=REPO,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
+            done = run_command([*command, "--tags", tags], env=env, check=False, timeout=600)
             return PartitionRun(key, done.returncode, done.stdout + done.stderr, self.last_run(key))
 
         with ThreadPoolExecutor(len(partitions)) as pool:
@@ -350,14 +351,8 @@ def test_the_readmes_dagster_commands_run_as_written():
         while not _answers("http://127.0.0.1:3000/server_info"):
             assert ui.poll() is None and time.monotonic() < deadline, "the UI did not start"
             time.sleep(1)
-        done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", commands],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
+        done = run_command(
+            ["bash", "-euo", "pipefail", "-c", commands], env=env, check=False, timeout=600
         )
         assert done.returncode == 0, done.stderr[-4000:]
         with dg.DagsterInstance.from_config(str(REPO / ".dagster")) as instance:

@@ -302,6 +302,8 @@ def test_four_partitions_at_once_each_in_its_own_meltano_directory(orchestrate):
     with facilities_sim(4, latency_ms=50) as sim:
         keys = [f"test/FAC{n}" for n in range(1, 5)]
         run = orchestrate({"test": sim}, {"test": [k[5:] for k in keys]})
+        shared = Path(run.env["MELTANO_SYS_DIR_ROOT"]) / "run"
+        before = _files(shared)  # of earlier tests' plain meltano runs
         results = run.run("facility_incremental", *keys)
         assert_succeeded(results)
         assert_tables_hold(run, {"test": sim})
@@ -320,7 +322,7 @@ def test_four_partitions_at_once_each_in_its_own_meltano_directory(orchestrate):
         own = sys_dir / "partitions" / key.replace("/", "-")
         assert (own / "run" / "tap-gruponos-wms").is_dir(), own
         assert (own / "extractors").is_symlink()
-    assert not (sys_dir / "run" / "tap-gruponos-wms" / "tap.properties.json").exists()
+    assert _files(shared) == before, "a partition wrote into the shared run directory"
     states = {
         f"dev:tap-gruponos-wms-to-target-gruponos-oracle:{key.replace('/', '-')}" for key in keys
     }
@@ -328,6 +330,10 @@ def test_four_partitions_at_once_each_in_its_own_meltano_directory(orchestrate):
         [MELTANO, "state", "list"], cwd=REPO, env=run.env, capture_output=True, text=True
     ).stdout.split()
     assert states <= set(listed)
+
+
+def _files(folder: Path) -> dict[Path, float]:
+    return {f: f.stat().st_mtime for f in folder.rglob("*") if f.is_file()}
 
 
 README = (REPO / "README.md").read_text()

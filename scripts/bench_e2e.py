@@ -151,8 +151,8 @@ def meltano_run(job: str, env: dict[str, str]) -> Run:
         while not done.wait(0.05):
             try:
                 children = parent.children(recursive=True)
-            except psutil.Error:
-                return
+            except psutil.Error:  # a child ended while being listed
+                continue
             for child in children:
                 try:
                     with child.oneshot():
@@ -173,7 +173,9 @@ def meltano_run(job: str, env: dict[str, str]) -> Run:
     processes = {}
     for role in ("tap", "target"):
         mine = [(cpu, rss) for r, cpu, rss in seen.values() if r == role]
-        processes[role] = Measure(wall, sum(c for c, _ in mine), max(r for _, r in mine))
+        processes[role] = Measure(
+            wall, sum(c for c, _ in mine), max((r for _, r in mine), default=0.0)
+        )
     total = usage.ru_utime + usage.ru_stime
     own = total - processes["tap"].cpu - processes["target"].cpu
     processes["meltano"] = Measure(wall, own, usage.ru_maxrss / 1024)

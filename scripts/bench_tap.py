@@ -96,26 +96,33 @@ def measure(label: str, command: list[str], record_prefix: bytes) -> Run:
     return Run(label, records, seconds, usage.ru_maxrss / 1024, last - first)
 
 
-def write_tap_files(base_url: str, workdir: Path, page_size: int) -> list[str]:
-    """Config and a catalog selecting only order_details; the tap command line."""
+def write_tap_files(
+    base_url: str,
+    workdir: Path,
+    page_size: int,
+    *,
+    entities: list[str] | None = None,
+    streams: set[str] | None = None,
+    method: str | None = None,
+) -> list[str]:
+    """Config and a discovered catalog selecting `streams` (default: only order_details;
+    None with `entities`: every stream), read by `method` (None: the catalog's); the tap
+    command line."""
     config = workdir / "config.json"
-    config.write_text(
-        json.dumps(
-            {
-                "base_url": base_url,
-                "username": "wms_user",
-                "password": "wms_pass",
-                "page_size": page_size,
-            }
-        )
-    )
+    settings = {"base_url": base_url, "username": "wms_user", "password": "wms_pass"}
+    if entities:
+        settings["entities"] = entities
+    config.write_text(json.dumps({**settings, "page_size": page_size}))
     tap = [sys.executable, "-m", "tap_gruponos_wms.tap", "--config", str(config)]
     catalog = json.loads(
         subprocess.run([*tap, "--discover"], capture_output=True, check=True).stdout
     )
+    wanted = {STREAM} if streams is None and not entities else streams
     for entry in catalog["streams"]:
         root = next(m for m in entry["metadata"] if m["breadcrumb"] == [])
-        root["metadata"]["selected"] = entry["tap_stream_id"] == STREAM
+        root["metadata"]["selected"] = wanted is None or entry["tap_stream_id"] in wanted
+        if method:
+            root["metadata"]["replication-method"] = method
     catalog_path = workdir / "catalog.json"
     catalog_path.write_text(json.dumps(catalog))
     return [*tap, "--catalog", str(catalog_path)]

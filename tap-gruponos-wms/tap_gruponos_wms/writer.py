@@ -1,13 +1,20 @@
-"""Singer output through msgspec (singer-sdk's optional fast encoder).
+"""Singer output through msgspec (singer-sdk's optional fast encoder), written in large blocks.
 
 The SDK's default writer turns every RECORD into a dict with `dataclasses.asdict`, which
 deep-copies the record (every Decimal included), then encodes it with simplejson: together
 the larger part of the tap's time per record. RECORD messages are encoded here straight
 from their fields; other messages go through the SDK's msgspec writer unchanged.
+
+Lines are collected and written `WRITE_BYTES` at a time, whatever buffering Python gives
+stdout: with PYTHONUNBUFFERED=1 (common in container images) `sys.stdout.buffer` is
+unbuffered and every line would be its own write, waking the reader (the target, or Meltano
+relaying to it) once per record. Every message other than RECORD is written at once with all
+lines before it, so each STATE reaches the reader together with the records it covers.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -18,9 +25,16 @@ from singer_sdk.singerlib.encoding.simple import Message, RecordMessage
 
 TAP_NAME = "tap-gruponos-wms"  # the tap's logger, as the SDK names it
 EXIT_TARGET_GONE = 1
+#: Bytes of RECORD lines held before one write: a pipe's default capacity (64 KiB).
+WRITE_BYTES = 1 << 16
 
 
 class SingerOutputWriter(MsgSpecWriter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending = bytearray()
+        self._flush_at_exit = False
+
     def serialize_message(self, message: Message) -> bytearray:
         if not isinstance(message, RecordMessage):
             return super().serialize_message(message)
@@ -36,14 +50,34 @@ class SingerOutputWriter(MsgSpecWriter):
         return serialize_jsonl(payload)
 
     def write_message(self, message: Message) -> None:
+        self._pending += self.format_message(message)
+        if isinstance(message, RecordMessage) and len(self._pending) < WRITE_BYTES:
+            if not self._flush_at_exit:  # records a run ends with (e.g. `--test`)
+                atexit.register(self.flush)
+                self._flush_at_exit = True
+            return
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the held lines to stdout now."""
+        if not self._pending:
+            return
         try:
-            sys.stdout.buffer.write(self.format_message(message))
-            if not isinstance(message, RecordMessage):
-                # Flushing at each STATE (not each RECORD) makes every emitted bookmark visible
-                # downstream with all records before it, at one write per page, not per record.
-                sys.stdout.flush()
+            _write_all(self._pending)
+            sys.stdout.flush()
         except BrokenPipeError:
             _target_stopped_reading()
+        finally:
+            self._pending.clear()
+
+
+def _write_all(data: bytearray) -> None:
+    """All of ``data``: an unbuffered stdout (raw file) may take only part of it per call."""
+    out, written = sys.stdout.buffer, 0
+    with memoryview(data) as view:
+        while written < len(view):
+            with view[written:] as rest:
+                written += out.write(rest)
 
 
 def _target_stopped_reading() -> t.NoReturn:

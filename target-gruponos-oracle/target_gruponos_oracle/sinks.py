@@ -239,7 +239,8 @@ class OracleSink(SQLSink[OracleConnector]):
                     self.connector.emptied_tables.add(self._plan.table.name)
                 parameters = statements.bind_rows(rows, self._params, conn.dialect)
                 written = self._execute_batch(conn, parameters)
-                self._restamp_versions(conn, rows)
+                if written < len(rows):  # the guard skipped some: they still exist
+                    self._restamp_versions(conn, rows)
                 # the audit row's counts commit (or roll back) with the batch
                 counts = self._audit.record(
                     conn,
@@ -282,7 +283,11 @@ class OracleSink(SQLSink[OracleConnector]):
             cursor.close()
 
     def _restamp_versions(self, conn: sa.Connection, rows: list[tuple]) -> None:
-        """Full-sync rows (they carry a version): mark even those the guard skipped as seen."""
+        """Full-sync rows (they carry a version): mark even those the guard skipped as seen.
+
+        Only needed when the upsert skipped rows: a written row already keeps the newest
+        version (``statements.update_values``).
+        """
         slot = self._version_slot
         if slot is None:
             return

@@ -160,6 +160,8 @@ def canonical_timestamp(value: str) -> str:
     parsed = datetime.datetime.fromisoformat(value)
     if len(value) == 32 and value[10] == "T" and value[19] == ".":
         return value  # already canonical (the WMS's own form): keep the text as sent
+    if len(value) == 27 and value[10] == "T" and value[19] == "." and value[26] == "Z":
+        return value[:26] + "+00:00"  # singer-sdk's time_extracted: same instant, no re-format
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.timezone.utc)
     return parsed.isoformat(timespec="microseconds")

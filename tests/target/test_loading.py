@@ -119,6 +119,24 @@ def test_full_sync_copy_older_than_the_stored_row_does_not_retire_it(loader):
     assert rows[2]["SDC_DELETED_AT"] is not None  # not in the full sync: gone from the WMS
 
 
+def test_full_sync_batch_with_written_and_skipped_rows_versions_both(loader):
+    # one batch: id 1's copy is older than the stored row (skipped), id 2's is written
+    loader.run([schema(), detail(1, T2, status_id=2), detail(2, T1, status_id=2)])
+    loader.run(
+        [
+            schema(),
+            record(version=3, id=1, mod_ts=T1, status_id=1),
+            record(version=3, id=2, mod_ts=T2, status_id=1),
+            activate(3),
+        ]
+    )
+
+    rows = {r["ID"]: r for r in loader.rows()}
+    assert [rows[i]["STATUS_ID"] for i in (1, 2)] == [2, 1]  # 1 not regressed, 2 updated
+    assert [rows[i]["SDC_TABLE_VERSION"] for i in (1, 2)] == [3, 3]
+    assert [rows[i]["SDC_DELETED_AT"] for i in (1, 2)] == [None, None]
+
+
 def test_incremental_update_after_a_full_sync_copy_keeps_its_version(loader):
     # the full sync (version 4) stored T1; an incremental run then brings T2, before ACTIVATE
     loader.run([schema(), record(version=4, id=1, mod_ts=T1, status_id=1)])

@@ -18,6 +18,7 @@ machine's core count a run cannot get faster without using less CPU.
 
     python scripts/bench_e2e.py                      # 25,000 orders: 225,000 mission records
     python scripts/bench_e2e.py --orders 5000 --sets mission --repeat 1   # quick look
+    python scripts/bench_e2e.py --latency-ms 200     # a WMS answering as a remote one does
 """
 
 from __future__ import annotations
@@ -183,10 +184,10 @@ def meltano_run(job: str, env: dict[str, str]) -> Run:
 
 
 @contextmanager
-def simulator(orders: int) -> Iterator[str]:
+def simulator(orders: int, latency_ms: int) -> Iterator[str]:
     with serving(
         "--port", "0", "--orders", str(orders), "--details-per-order", "4",
-        "--allocations-per-detail", "1",
+        "--allocations-per-detail", "1", "--latency-ms", str(latency_ms),
     ) as base_url:  # fmt: skip
         yield base_url
 
@@ -267,9 +268,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="interleaved runs; medians count")
     parser.add_argument("--sets", nargs="+", choices=list(SETS), default=list(SETS))
     parser.add_argument("--reads", nargs="+", choices=list(READS), default=list(READS))
+    parser.add_argument(
+        "--latency-ms",
+        type=int,
+        default=0,
+        help="the simulator's time per request (0: it only competes for the CPU)",
+    )
     args = parser.parse_args()
 
-    print(f"{os.cpu_count()} cores; load average at start {os.getloadavg()[0]:.2f}")
+    print(
+        f"{os.cpu_count()} cores; load average at start {os.getloadavg()[0]:.2f}; "
+        f"simulator latency {args.latency_ms} ms per request"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         args.meltano_dir = Path(tmp) / "meltano"
         subprocess.run(
@@ -280,7 +290,7 @@ def main() -> None:
             check=True,
         )
         for set_name in args.sets:
-            with simulator(args.orders) as base_url:
+            with simulator(args.orders, args.latency_ms) as base_url:
                 for read in args.reads:
                     work = Path(tmp) / f"{set_name}-{read}"
                     work.mkdir()

@@ -169,3 +169,21 @@ def test_overwrite_replaces_an_append_only_table_holding_duplicate_keys(loader):
     loader.run([schema(), detail(3, T1, status_id=9)])  # the keys are unique now: upsert works
 
     assert [(r["ID"], r["STATUS_ID"]) for r in loader.rows()] == [(2, None), (3, 9)]
+
+
+def test_the_target_widens_the_pipe_it_reads_so_the_tap_keeps_writing_during_a_commit():
+    import fcntl
+    import os
+
+    from target_gruponos_oracle.target import PIPE_BYTES, widen_pipe
+
+    read, write = os.pipe()
+    try:
+        assert fcntl.fcntl(read, fcntl.F_GETPIPE_SZ) == 65536
+        widen_pipe(read)
+        assert fcntl.fcntl(read, fcntl.F_GETPIPE_SZ) == PIPE_BYTES == 1 << 20
+        with open(os.devnull, "rb") as not_a_pipe:
+            widen_pipe(not_a_pipe.fileno())  # nothing, and no error
+    finally:
+        os.close(read)
+        os.close(write)

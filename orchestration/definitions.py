@@ -38,7 +38,7 @@ from orchestration.slices import Slice
 #: of the run's first asset).
 STREAMS = ("allocations", "order_details", "order_headers")
 INCREMENTAL_EVERY_2H, FULL_WEEKLY = "0 */2 * * *", "0 0 * * 0"  # as meltano.yml schedules
-_LEVELS = {"debug": "debug", "info": "info", "warning": "warning", "error": "error"}
+_LEVELS = frozenset({"debug", "info", "warning", "error"})  # Meltano's, as Dagster logs them
 
 
 class MeltanoResource(dg.ConfigurableResource):
@@ -71,7 +71,7 @@ def build_definitions(settings: Orchestration, project_dir: str) -> dg.Definitio
             settings, "environment", by_environment, lambda key: environment_slice(settings, key)
         ),
     ]
-    jobs, schedules = _live_jobs(settings, groups, by_facility, by_environment)
+    jobs, schedules = _live_jobs(settings, groups, by_facility)
     if settings.backfill:
         windows = _windows(settings)
         backfill = _sync_assets(settings, "backfill", windows, None)
@@ -193,7 +193,7 @@ def _sync_assets(
 
 def _logger(context: dg.AssetExecutionContext) -> Callable[[str, str], None]:
     def log(level: str, line: str) -> None:
-        getattr(context.log, _LEVELS.get(level, "error"))(line)
+        getattr(context.log, level if level in _LEVELS else "error")(line)
 
     return log
 
@@ -239,7 +239,6 @@ def _live_jobs(
     settings: Orchestration,
     groups: list[dg.AssetsDefinition],
     by_facility: dg.PartitionsDefinition,
-    by_environment: dg.PartitionsDefinition,
 ) -> tuple[list["UnresolvedAssetJobDefinition"], list[dg.ScheduleDefinition]]:
     """meltano.yml's two schedules per partition: 2-hourly incremental, weekly full.
 
@@ -247,23 +246,21 @@ def _live_jobs(
     unnarrowed full sync (``environment_full``) is the only job that reconciles deletions.
     """
     facility, environment = groups
-    jobs = [
-        dg.define_asset_job("facility_incremental", [facility]),
-        dg.define_asset_job("facility_full", [facility], tags=FULL_TAG),
-        dg.define_asset_job("environment_incremental", [environment]),
-        dg.define_asset_job("environment_full", [environment], tags=FULL_TAG),
+    facilities = by_facility.get_partition_keys()
+    environments = [e.name for e in settings.environments]
+    unsplit = [e.name for e in settings.environments if not e.facilities]
+    plans = [  # job, its assets, its tags, when, which partitions
+        ("facility_incremental", facility, None, INCREMENTAL_EVERY_2H, facilities),
+        ("facility_full", facility, FULL_TAG, FULL_WEEKLY, facilities),
+        ("environment_incremental", environment, None, INCREMENTAL_EVERY_2H, unsplit),
+        ("environment_full", environment, FULL_TAG, FULL_WEEKLY, environments),
     ]
-    split = {e.name for e in settings.environments if e.facilities}
-    unsplit = [e.name for e in settings.environments if e.name not in split]
-    facility_keys = by_facility.get_partition_keys()
-    every = {"facility_incremental": INCREMENTAL_EVERY_2H, "facility_full": FULL_WEEKLY}
-    every |= {"environment_incremental": INCREMENTAL_EVERY_2H, "environment_full": FULL_WEEKLY}
-    keys = {"facility_incremental": facility_keys, "facility_full": facility_keys}
-    keys |= {"environment_incremental": unsplit}
-    keys |= {"environment_full": list(by_environment.get_partition_keys())}
-    schedules = [
-        _every_partition(job, every[job.name], keys[job.name]) for job in jobs if keys[job.name]
-    ]
+    jobs, schedules = [], []
+    for name, assets, tags, cron, keys in plans:
+        job = dg.define_asset_job(name, [assets], tags=tags)
+        jobs.append(job)
+        if keys:
+            schedules.append(_every_partition(job, cron, keys))
     return jobs, schedules
 
 

@@ -482,13 +482,17 @@ class WmsStream(LockedStreamState, RESTStream):
 
         The next page is requested as soon as the current one arrives (its keyset is known
         then), while the current page's records are being written: server time and the
-        tap's own work overlap, with still only one request in flight.
+        tap's own work overlap, with still only one request in flight. Records held for one
+        large write are written before waiting on a page, so a slow WMS never keeps read
+        records from the target.
         """
         base = {"page_size": self.page_size, **self._narrowing()}
         with ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-fetch") as fetcher:
             pending = fetcher.submit(self._get_page, {**base, **position.params()})
             while pending is not None:
                 self._tap.run_control.check(self.name)  # another stream failed: stop here
+                if not pending.done():  # the target gets what was read while the WMS answers
+                    self._tap.flush_output()
                 page = pending.result()
                 self.progress.query_done()
                 try:

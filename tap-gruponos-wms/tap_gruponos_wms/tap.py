@@ -269,6 +269,11 @@ class TapGruponosWms(Tap):
         """Every message, STATE included, under the run's lock (see `parallel`)."""
         self.run_control.write(super().write_message, message)
 
+    def flush_output(self) -> None:
+        """Write the records the writer holds now, under the run's lock (see `writer`)."""
+        with self.run_control.lock:
+            self.message_writer.flush()
+
     def sync_all(self) -> None:  # type: ignore[misc]  # the SDK marks it final
         """The SDK's sync_all, with its one-stream-at-a-time loop replaced by `parallel`;
         then one summary line per stream read (the same counters as its progress)."""

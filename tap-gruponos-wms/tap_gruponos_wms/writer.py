@@ -9,7 +9,9 @@ Lines are collected and written `WRITE_BYTES` at a time, whatever buffering Pyth
 stdout: with PYTHONUNBUFFERED=1 (common in container images) `sys.stdout.buffer` is
 unbuffered and every line would be its own write, waking the reader (the target, or Meltano
 relaying to it) once per record. Every message other than RECORD is written at once with all
-lines before it, so each STATE reaches the reader together with the records it covers.
+lines before it, so each STATE reaches the reader together with the records it covers; and
+a stream about to wait on the WMS for its next page writes what it holds (`Tap.flush_output`),
+so a slow WMS never keeps read records from the target.
 """
 
 from __future__ import annotations

@@ -163,6 +163,30 @@ def test_a_complete_read_of_an_emptied_entity_retires_its_rows_in_the_target(
         assert (live.fetchone()[0], retired.fetchone()[0]) == (0, 60)
 
 
+def test_records_read_reach_the_reader_while_the_tap_waits_on_a_slow_wms(
+    sim, sim_config, tap_cli, tmp_path
+) -> None:
+    """The tap holds records for large writes, but never while it waits on the WMS: a full
+    sync (no STATE between its pages) has its first page on stdout long before its last."""
+    catalog_file = tmp_path / "catalog.json"
+    catalog_file.write_text(json.dumps(_full_table_catalog_of(STREAM, tap_cli, sim_config)))
+    config_file = tmp_path / "tap.json"
+    config_file.write_text(json.dumps(sim_config))
+    sim.latency_ms = 300  # 60 records, 10 a page: the read takes seconds
+    tap_command = [sys.executable, "-m", "tap_gruponos_wms.tap", "--config", str(config_file)]
+    tap_command += ["--catalog", str(catalog_file)]
+    pages_served: list[int] = []
+    sim.on_list_request(lambda entity, query, n: pages_served.append(n) if entity == ENTITY else 0)
+    with subprocess.Popen(tap_command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as tap:
+        for line in tap.stdout:
+            if json.loads(line)["type"] == "RECORD":
+                break
+        pages_at_first_record = len(pages_served)
+        rest = tap.stdout.read()
+    assert tap.returncode == 0 and b'"type":"ACTIVATE_VERSION"' in rest
+    assert pages_at_first_record <= 3 < len(pages_served)  # 1 read, 1 in flight, 1 margin
+
+
 def test_a_tap_killed_mid_full_sync_leaves_its_audit_row_incomplete_and_retires_nothing(
     sim, sim_config, tap_cli, tmp_path
 ) -> None:

@@ -160,8 +160,13 @@ def meltano_run(job: str, env: dict[str, str]) -> Run:
                         role, times, rss = _role(child), child.cpu_times(), child.memory_info()
                 except psutil.Error:
                     continue
-                peak = max(rss.rss / 2**20, seen.get(child.pid, ("", 0, 0))[2])
-                seen[child.pid] = (role, times.user + times.system, peak)
+                known, _, peak = seen.get(child.pid, ("", 0, 0))
+                # an ended child not yet reaped has no command line left: keep its role
+                seen[child.pid] = (
+                    role or known,
+                    times.user + times.system,
+                    max(rss.rss / 2**20, peak),
+                )
 
     sampler = threading.Thread(target=sample)
     sampler.start()

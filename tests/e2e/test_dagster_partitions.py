@@ -90,6 +90,19 @@ class Orchestrated:
         with self.instance() as instance:
             return list(instance.all_logs(run.run_id))
 
+    def materialized(self, run: dg.DagsterRun | None) -> dict[str, dict[str, t.Any]]:
+        """The metadata of each table the run materialised, by stream."""
+        assert run is not None
+        tables = {}
+        for entry in self.events(run):
+            event = entry.dagster_event
+            if event is None or event.event_type_value != "ASSET_MATERIALIZATION":
+                continue
+            materialization = event.step_materialization_data.materialization
+            metadata = {name: value.value for name, value in materialization.metadata.items()}
+            tables[materialization.asset_key.path[-1]] = metadata
+        return tables
+
     def table(self, stream: str) -> dict[tuple[str, int], dict[str, t.Any]]:
         """{(environment, ID): business columns}, values normalized."""
         with sqlite3.connect(self.warehouse) as db:
@@ -203,6 +216,20 @@ def test_three_facility_partitions_at_once_equal_one_unnarrowed_run_field_by_fie
             business = {c: v for c, v in row.items() if not c.startswith("SDC_")}
             assert {c: by_facility[key][c] for c in business} == business, (stream, key)
     assert_tables_hold(whole, {"test": sim})
+
+    # each materialisation says what its partition loaded: the UI's freshness per partition
+    per_facility = [split.materialized(result.run) for result in results]
+    [unsplit] = [whole.materialized(one.run)]
+    for stream in STREAMS:
+        records = sim.records(STREAMS[stream][0])
+        newest = max(normalize(r["mod_ts"]) for r in records)
+        parts = [part[stream] for part in per_facility]
+        assert {p["status"] for p in parts} == {unsplit[stream]["status"]} == {"succeeded"}
+        assert sum(p["records"] for p in parts) == unsplit[stream]["records"] == len(records)
+        assert all(p["records"] > 0 for p in parts), stream  # every facility has some
+        assert max(normalize(p["max_bookmark"]) for p in parts) == newest, stream
+        assert normalize(unsplit[stream]["max_bookmark"]) == newest, stream
+        assert unsplit[stream]["table"] == STREAMS[stream][1]
 
 
 def test_two_environments_with_colliding_ids_share_the_tables_and_keep_each_others_rows(

@@ -219,7 +219,7 @@ def test_three_facility_partitions_at_once_equal_one_unnarrowed_run_field_by_fie
 
     # each materialisation says what its partition loaded: the UI's freshness per partition
     per_facility = [split.materialized(result.run) for result in results]
-    [unsplit] = [whole.materialized(one.run)]
+    unsplit = whole.materialized(one.run)
     for stream in STREAMS:
         records = sim.records(STREAMS[stream][0])
         newest = max(normalize(r["mod_ts"]) for r in records)

@@ -1,27 +1,24 @@
 """`/_sim/` endpoints: control a simulator that runs in another process (demo, Meltano e2e).
 
 JSON in and out, no auth (a local test server). Each route calls the same method the in-process
-Python API offers, so both ways of driving the simulator behave alike.
+Python API offers, so both ways of driving the simulator behave alike: `AdminRoutes` is mixed
+into `simulator.WmsSimulator`, so ``self`` (``sim`` in the route functions) is the simulator.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from .faults import Fault
-from .server import Response, error_response, json_response
-
-if TYPE_CHECKING:
-    from .simulator import WmsSimulator
+from .responses import Response, error_response, json_response
 
 
-class Admin:
-    def __init__(self, sim: WmsSimulator) -> None:
-        self.sim = sim
+class AdminRoutes:
+    """The admin surface of a simulator (mixed into `WmsSimulator`)."""
 
-    def handle(
+    def handle_admin(
         self, method: str, route: str, params: list[tuple[str, str]], body: bytes
     ) -> Response:
         route = route.strip("/")
@@ -35,7 +32,7 @@ class Admin:
             return error_response(status, str(exc).strip("'\""), {"route": route})
 
     def _dispatch(self, method: str, route: str, query: dict[str, str], data: Any) -> Response:
-        sim = self.sim
+        sim: Any = self
         if (method, route) == ("GET", "health"):
             return json_response(
                 200,
@@ -70,7 +67,7 @@ class _Payload(dict):
         raise ValueError(f"missing '{key}' in the JSON body")
 
 
-def _modify(sim: WmsSimulator, data: dict) -> dict:
+def _modify(sim: Any, data: dict) -> dict:
     ids = sim.modify(
         data["entity"],
         ids=data.get("ids"),
@@ -81,41 +78,41 @@ def _modify(sim: WmsSimulator, data: dict) -> dict:
     return {"entity": data["entity"], "ids": ids}
 
 
-def _insert(sim: WmsSimulator, data: dict) -> dict:
+def _insert(sim: Any, data: dict) -> dict:
     rid = sim.insert(data["entity"], mod_ts=data.get("mod_ts"), **data.get("fields", {}))
     return {"entity": data["entity"], "id": rid}
 
 
-def _insert_order(sim: WmsSimulator, data: dict) -> dict:
+def _insert_order(sim: Any, data: dict) -> dict:
     return sim.insert_order(**data)
 
 
-def _delete(sim: WmsSimulator, data: dict) -> dict:
+def _delete(sim: Any, data: dict) -> dict:
     return sim.delete(data["entity"], data["ids"])
 
 
-def _sample(sim: WmsSimulator, data: dict) -> dict:
+def _sample(sim: Any, data: dict) -> dict:
     """Ids picked by the seeded generator (what `mutate --delete N` deletes)."""
     return {"entity": data["entity"], "ids": sim.store.sample_ids(data["entity"], data["count"])}
 
 
-def _set_mod_ts(sim: WmsSimulator, data: dict) -> dict:
+def _set_mod_ts(sim: Any, data: dict) -> dict:
     sim.set_mod_ts(data["entity"], data["ids"], data["ts"])
     return {"entity": data["entity"], "ids": data["ids"], "ts": data["ts"]}
 
 
-def _faults(sim: WmsSimulator, data: Any) -> list:
+def _faults(sim: Any, data: Any) -> list:
     items = data.get("faults", [data]) if isinstance(data, dict) else data
     sim.add_faults(*(Fault.from_dict(item) for item in items))
     return [f.to_dict() for f in sim.faults.pending()]
 
 
-def _latency(sim: WmsSimulator, data: dict) -> dict:
+def _latency(sim: Any, data: dict) -> dict:
     sim.latency_ms = int(data["latency_ms"])
     return {"latency_ms": sim.latency_ms}
 
 
-def _expire_tokens(sim: WmsSimulator, data: dict) -> dict:
+def _expire_tokens(sim: Any, data: dict) -> dict:
     return {"expired": sim.expire_tokens()}
 
 

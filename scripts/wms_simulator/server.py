@@ -11,24 +11,23 @@ import re
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit
-
-import orjson
 
 from . import schema
 from .auth import decode_basic
 from .clock import US_PER_SECOND
 from .query import QueryError, parse
+from .responses import Response, error_response, json_response
 
 if TYPE_CHECKING:
-    from .faults import Fault
-    from .simulator import WmsSimulator
+    from .auth import Authenticator
+    from .faults import Fault, FaultQueue
+    from .query import QueryEngine
+    from .store import DataStore
 
 logger = logging.getLogger("wms_simulator")
 TOKEN_PATH = "/oauth2/v1/token"
@@ -37,45 +36,7 @@ _API_RE = re.compile(
     r"^/(?P<env>[^/]+)/wms/lgfapi/(?P<version>v9|v10)/entity"
     r"(?:/(?P<entity>[a-z_]+)(?:/(?P<item>describe|\d+))?)?/?$"
 )
-_ERROR_CODES = {
-    400: ("VALIDATION_ERROR", "Invalid input."),
-    401: ("AUTHENTICATION_FAILED", "Authentication credentials were not provided or are invalid."),
-    403: ("PERMISSION_DENIED", "You do not have permission to perform this action."),
-    404: ("NOT_FOUND", "Not found."),
-    405: ("METHOD_NOT_ALLOWED", "Method not allowed."),
-    409: (
-        "CONCURRENT_MODIFICATION",
-        "The record was modified by a concurrent operation, please try again.",
-    ),
-    429: ("TOO_MANY_REQUESTS", "Too many requests."),
-}
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False  # close the connection without answering
-    drip_seconds: float = 0.0  # send the response one byte at a time, this far apart
-
-
-def json_response(status: int, payload: Any, **headers: str) -> Response:
-    return Response(status, orjson.dumps(payload), headers=headers)
-
-
-def error_response(
-    status: int, message: str | None = None, details: Any = None, **headers: str
-) -> Response:
-    code, default = _ERROR_CODES.get(status, ("SERVER_ERROR", "Internal server error."))
-    payload = {
-        "reference": str(uuid.uuid4()),
-        "code": code,
-        "message": message or default,
-        "details": details if details is not None else {},
-    }
-    return json_response(status, payload, **headers)
+ListCallback = Callable[[str, dict, int], None]
 
 
 def encode_cursor(offset: int) -> str:
@@ -92,10 +53,28 @@ def decode_cursor(cursor: str) -> int:
     return int(text[2:])
 
 
+class Backend(Protocol):
+    """What the HTTP side reads and changes of a simulator (`simulator.WmsSimulator`)."""
+
+    env_name: str
+    base_url: str
+    latency_ms: int
+    request_log: list[dict[str, Any]]
+    list_callbacks: list[ListCallback]
+    faults: FaultQueue
+    auth: Authenticator
+    store: DataStore
+    engine: QueryEngine
+
+    def handle_admin(
+        self, method: str, route: str, params: list[tuple[str, str]], body: bytes
+    ) -> Response: ...
+
+
 class Api:
     """Turns one request into one Response; owns no socket (easy to reason about)."""
 
-    def __init__(self, sim: WmsSimulator) -> None:
+    def __init__(self, sim: Backend) -> None:
         self.sim = sim
         self._list_counts: dict[str, int] = {}
         self._counts_lock = threading.Lock()
@@ -104,7 +83,7 @@ class Api:
         parts = urlsplit(target)
         path, params = parts.path, parse_qsl(parts.query, keep_blank_values=True)
         if path.startswith(ADMIN_PREFIX):
-            return self.sim.admin.handle(method, path[len(ADMIN_PREFIX) :], params, body)
+            return self.sim.handle_admin(method, path[len(ADMIN_PREFIX) :], params, body)
         match = _API_RE.match(path)
         entity = match["entity"] if match else None
         if self.sim.latency_ms:
@@ -397,6 +376,3 @@ class SimHttpServer(ThreadingHTTPServer):
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-
-
-ListCallback = Callable[[str, dict, int], None]

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from . import schema
-from .admin import Admin
+from .admin import AdminRoutes
 from .auth import AuthConfig, Authenticator
 from .faults import Fault, FaultQueue
 from .query import QueryEngine
@@ -16,7 +16,7 @@ from .server import TOKEN_PATH, Api, ListCallback, SimHttpServer
 from .store import DataStore, to_ts
 
 
-class WmsSimulator:
+class WmsSimulator(AdminRoutes):
     """A local lgfapi server with seeded orders, order details, allocations and the entities
     around them (facility, company, item, location, inventory, ...; `store.default_counts`).
     `counts` resizes the entities that are not details or fixed code tables.
@@ -71,7 +71,6 @@ class WmsSimulator:
             counts=counts,
         )
         self.engine = QueryEngine(self.store)
-        self.admin = Admin(self)
         self._server: SimHttpServer | None = None
         self._thread: threading.Thread | None = None
 

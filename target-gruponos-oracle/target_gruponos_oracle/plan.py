@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from target_gruponos_oracle import statements
 from target_gruponos_oracle.connector import build_table, conform_identifier, conform_names
+from target_gruponos_oracle.dialects.base import Upsert
 from target_gruponos_oracle.errors import SchemaError
 from target_gruponos_oracle.kinds import Kind, kind_for_property
 from target_gruponos_oracle.values import Check, Column, Source
@@ -104,9 +105,7 @@ def plan_table(
         guard=guard,
         dedupe=True,
         table=sa_table,
-        statement=database.upsert_statement(
-            statements.Upsert(sa_table, kinds, tuple(keys), guard, version)
-        ),
+        statement=database.upsert_statement(Upsert(sa_table, kinds, tuple(keys), guard, version)),
         restamp=restamp,
     )
 

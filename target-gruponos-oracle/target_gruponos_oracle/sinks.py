@@ -286,7 +286,7 @@ class OracleSink(SQLSink[OracleConnector]):
         """Full-sync rows (they carry a version): mark even those the guard skipped as seen.
 
         Only needed when the upsert skipped rows: a written row already keeps the newest
-        version (``statements.update_values``).
+        version (``dialects.base.update_values``).
         """
         slot = self._version_slot
         if slot is None:

@@ -1,16 +1,15 @@
 """DML the sink issues (insert, overwrite, version reconciliation), the same for every database.
 
-The upsert is each database's own (``dialects/``); the parts it shares live here (what a matched
-row's columns become, the never-regress condition). Each function returns a SQLAlchemy
-construct; :func:`compile_sql` turns it into the text the driver runs. Values arrive as plain
-driver types: date-times as ISO-8601 text with offset, dates as ``YYYY-MM-DD`` text, decimals as
-``Decimal`` (Oracle) or exact text (SQLite).
+The upsert is each database's own (``dialects/``, which also holds what every upsert
+shares: what a matched row's columns become, the never-regress condition). Each function
+returns a SQLAlchemy construct; :func:`compile_sql` turns it into the text the driver runs.
+Values arrive as plain driver types: date-times as ISO-8601 text with offset, dates as
+``YYYY-MM-DD`` text, decimals as ``Decimal`` (Oracle) or exact text (SQLite).
 """
 
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -23,61 +22,11 @@ if t.TYPE_CHECKING:
     from target_gruponos_oracle.dialects import Database
 
 
-@dataclass(frozen=True)
-class Upsert:
-    """What a batch upsert writes: ``table``'s ``kinds`` columns, matched on ``keys``; with a
-    ``guard`` (the bookmark column) an older incoming row never replaces a newer one, and the
-    ``version`` column keeps the newest version seen (see :func:`update_values`)."""
-
-    table: sa.Table
-    kinds: dict[str, Kind]
-    keys: tuple[str, ...]
-    guard: str | None
-    version: str | None
-
-
-def newer_or_equal(
-    incoming: sa.ColumnElement, stored: sa.ColumnElement, kind: Kind, database: Database
-) -> sa.ColumnElement:
-    """True when the incoming version may replace the stored row (nulls cannot be compared)."""
-    return sa.or_(
-        stored.is_(None),
-        incoming.is_(None),
-        database.ordering_value(incoming, kind) >= database.ordering_value(stored, kind),
-    )
-
-
 def insert_statement(table: sa.Table, kinds: dict[str, Kind], database: Database) -> sa.Insert:
     """Plain insert of one row per parameter set (append-only, overwrite without keys)."""
     return sa.insert(table).values(
         {col: database.bind_value(col, kind) for col, kind in kinds.items()}
     )
-
-
-def update_values(
-    kinds: dict[str, Kind],
-    keys: t.Sequence[str],
-    version: str | None,
-    incoming: t.Any,
-    stored: t.Any,
-) -> dict[str, sa.ColumnElement]:
-    """What a matched row's columns become (``incoming``/``stored``: column collections).
-
-    The ``version`` column records presence, not content: it keeps the newest version seen,
-    so an incremental update (no version) of a row a running full sync already stored does
-    not make ACTIVATE_VERSION retire it.
-    """
-    values: dict[str, sa.ColumnElement] = {}
-    for column in kinds:
-        if column in keys:
-            continue  # ORA-38104: the ON columns cannot be updated
-        new, old = incoming[column], stored[column]
-        if column == version:
-            newest = sa.and_(new.is_not(None), sa.or_(old.is_(None), new > old))
-            values[column] = sa.case((newest, new), else_=old)
-        else:
-            values[column] = new
-    return values
 
 
 def restamp_version_statement(

@@ -1,8 +1,10 @@
-"""The interface every database implements, with what most databases share."""
+"""The interface every database implements, with what most databases share: the description
+of a batch upsert and the parts every database's upsert statement is built from."""
 
 from __future__ import annotations
 
 import typing as t
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -10,7 +12,39 @@ if t.TYPE_CHECKING:
     from sqlalchemy.sql.expression import Executable
 
     from target_gruponos_oracle.kinds import Kind
-    from target_gruponos_oracle.statements import Upsert
+
+
+@dataclass(frozen=True)
+class Upsert:
+    """What a batch upsert writes: ``table``'s ``kinds`` columns, matched on ``keys``; with a
+    ``guard`` (the bookmark column) an older incoming row never replaces a newer one, and the
+    ``version`` column keeps the newest version seen (see :func:`update_values`)."""
+
+    table: sa.Table
+    kinds: dict[str, Kind]
+    keys: tuple[str, ...]
+    guard: str | None
+    version: str | None
+
+
+def update_values(upsert: Upsert, incoming: t.Any, stored: t.Any) -> dict[str, sa.ColumnElement]:
+    """What a matched row's columns become (``incoming``/``stored``: column collections).
+
+    The ``version`` column records presence, not content: it keeps the newest version seen,
+    so an incremental update (no version) of a row a running full sync already stored does
+    not make ACTIVATE_VERSION retire it.
+    """
+    values: dict[str, sa.ColumnElement] = {}
+    for column in upsert.kinds:
+        if column in upsert.keys:
+            continue  # ORA-38104: the ON columns cannot be updated
+        new, old = incoming[column], stored[column]
+        if column == upsert.version:
+            newest = sa.and_(new.is_not(None), sa.or_(old.is_(None), new > old))
+            values[column] = sa.case((newest, new), else_=old)
+        else:
+            values[column] = new
+    return values
 
 
 class Declared(sa.types.UserDefinedType):
@@ -70,6 +104,17 @@ class Database:
     def convert_number(value: t.Any) -> t.Any:
         """A JSON number (int, Decimal or float, never None) as the driver binds it exactly."""
         raise NotImplementedError
+
+    def newer_or_equal(
+        self, incoming: sa.ColumnElement, stored: sa.ColumnElement, kind: Kind
+    ) -> sa.ColumnElement:
+        """True when the incoming version may replace the stored row (the never-regress
+        guard; nulls cannot be compared)."""
+        return sa.or_(
+            stored.is_(None),
+            incoming.is_(None),
+            self.ordering_value(incoming, kind) >= self.ordering_value(stored, kind),
+        )
 
     def upsert_statement(self, upsert: Upsert) -> Executable:
         """Insert-or-update of one row per parameter set, as ``upsert`` describes."""

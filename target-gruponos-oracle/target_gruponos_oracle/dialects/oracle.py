@@ -15,8 +15,7 @@ from sqlalchemy.dialects import oracle
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from target_gruponos_oracle import statements
-from target_gruponos_oracle.dialects.base import Database, Declared
+from target_gruponos_oracle.dialects.base import Database, Declared, Upsert, update_values
 
 if t.TYPE_CHECKING:
     from sqlalchemy.sql.compiler import SQLCompiler
@@ -52,7 +51,7 @@ class Oracle(Database):
         """Decimal or int (python-oracledb binds both to NUMBER exactly)."""
         return Decimal(repr(value)) if isinstance(value, float) else value
 
-    def upsert_statement(self, upsert: statements.Upsert) -> Executable:
+    def upsert_statement(self, upsert: Upsert) -> Executable:
         return Merge(upsert)
 
     def varchar_byte_limit(self, max_varchar_length: int) -> int:
@@ -105,7 +104,7 @@ class Merge(Executable, ClauseElement):
 
     inherit_cache = False
 
-    def __init__(self, upsert: statements.Upsert) -> None:
+    def __init__(self, upsert: Upsert) -> None:
         self.upsert = upsert
 
 
@@ -126,14 +125,14 @@ def _compile_merge(merge: Merge, compiler: SQLCompiler, **kw: t.Any) -> str:
         f"MERGE INTO {compiler.process(target, asfrom=True, **kw)} "
         f"USING {compiler.process(source, asfrom=True, **kw)} ON ({on})"
     )
-    values = statements.update_values(upsert.kinds, upsert.keys, upsert.version, source.c, target.c)
+    values = update_values(upsert, source.c, target.c)
     if values:
         text += " WHEN MATCHED THEN UPDATE SET " + ", ".join(
             f"tgt.{quote(c)} = {compiler.process(v, **kw)}" for c, v in values.items()
         )
         if upsert.guard:
-            condition = statements.newer_or_equal(
-                source.c[upsert.guard], target.c[upsert.guard], upsert.kinds[upsert.guard], ORACLE
+            condition = ORACLE.newer_or_equal(
+                source.c[upsert.guard], target.c[upsert.guard], upsert.kinds[upsert.guard]
             )
             text += " WHERE " + compiler.process(condition, **kw)
     columns = ", ".join(quote(c) for c in upsert.kinds)

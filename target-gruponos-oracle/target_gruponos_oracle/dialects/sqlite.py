@@ -15,8 +15,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
-from target_gruponos_oracle import statements
-from target_gruponos_oracle.dialects.base import Database, Declared
+from target_gruponos_oracle.dialects.base import Database, Declared, Upsert, update_values
 from target_gruponos_oracle.errors import SettingError
 
 DEFAULT_TIMEOUT = 5  # seconds; sqlite3's default wait for another writer's lock
@@ -62,20 +61,18 @@ class SQLite(Database):
         text = str(value)
         return format(value, "f") if "E" in text else text
 
-    def upsert_statement(self, upsert: statements.Upsert) -> Executable:
+    def upsert_statement(self, upsert: Upsert) -> Executable:
         """``INSERT ... ON CONFLICT (keys) DO UPDATE ... WHERE`` (the guard)."""
         table, kinds, keys, guard = upsert.table, upsert.kinds, list(upsert.keys), upsert.guard
         insert = sqlite.insert(table).values(
             {col: self.bind_value(col, kind) for col, kind in kinds.items()}
         )
-        updates = statements.update_values(kinds, keys, upsert.version, insert.excluded, table.c)
+        updates = update_values(upsert, insert.excluded, table.c)
         if not updates:
             return insert.on_conflict_do_nothing(index_elements=keys)
         where = None
         if guard:
-            where = statements.newer_or_equal(
-                insert.excluded[guard], table.c[guard], kinds[guard], self
-            )
+            where = self.newer_or_equal(insert.excluded[guard], table.c[guard], kinds[guard])
         return insert.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
 
     def prepare(self, url: sa.URL) -> None:

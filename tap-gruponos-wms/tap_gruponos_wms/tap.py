@@ -13,6 +13,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 
+from tap_gruponos_wms.api import ApiRequests
 from tap_gruponos_wms.auth import build_authenticator
 from tap_gruponos_wms.client import WmsStream
 from tap_gruponos_wms.errors import SettingsError, guard_cli, remember_secrets, safe_url
@@ -234,7 +235,7 @@ class TapGruponosWms(Tap):
         return requested
 
     @cached_property
-    def _catalog_client(self) -> WmsStream:
+    def _catalog_client(self) -> ApiRequests:
         """Requests about the API as a whole (the entity list, relation metadata)."""
         return _ApiClient(self)
 
@@ -298,12 +299,11 @@ class TapGruponosWms(Tap):
                 stream.progress.log_summary()
 
 
-class _ApiClient(WmsStream):
+class _ApiClient(ApiRequests):
     """Not a stream: the HTTP client (auth, retries, checks) for requests about the API."""
 
     name = "lgfapi"
     entity = "entity list"
-    facility_filter = company_filter = None
 
 
 def check_settings(config: Mapping[str, t.Any]) -> None:

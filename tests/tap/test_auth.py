@@ -14,8 +14,7 @@ import requests
 import responses
 from tap_gruponos_wms import auth
 from tap_gruponos_wms.auth import ClientCredentialsAuthenticator, build_authenticator
-from tap_gruponos_wms.client import safe_url
-from tap_gruponos_wms.errors import SettingsError, WmsAuthError
+from tap_gruponos_wms.errors import SettingsError, WmsAuthError, safe_url
 from wms_simulator import WmsSimulator
 
 from .mock_api import API, CONFIG, STATE, page, rec, window

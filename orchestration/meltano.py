@@ -19,12 +19,11 @@ import json
 import os
 import re
 import shutil
-import string
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ LOG_LINE = re.compile(r"\[(?P<level>[a-z]+) *\] (?P<name>\S+) +(?P<message>.*)$"
 #: What stays per run in a partition's directory; everything else is the project's.
 OWN = frozenset({"run", "partitions", "meltano.db", "meltano.db-wal", "meltano.db-shm"})
 Log = Callable[[str, str], None]  # (level, line)
+_VARIABLE = re.compile(r"\$(?:\{(?P<curly>\w+)(?::-(?P<default>[^}]*))?\}|(?P<plain>\w+))")
 
 
 @dataclass(frozen=True)
@@ -157,14 +157,14 @@ class MeltanoProject:
 
     def _environ(self, variables: dict[str, str]) -> dict[str, str]:
         """The process environment plus ``variables``, in which ``${NAME}`` is replaced as
-        Meltano does in meltano.yml (e.g. ``${MELTANO_PROJECT_ROOT}``)."""
+        Meltano does in meltano.yml (e.g. ``${MELTANO_PROJECT_ROOT}``; see `expand`)."""
         base = {k: v for k, v in os.environ.items() if not k.startswith("MELTANO_RUN_")}
         base |= {
             "MELTANO_DATABASE_URI": self.database_uri,
             "MELTANO_PROJECT_ROOT": str(self.root),
             "NO_COLOR": "1",
         }
-        return base | {k: string.Template(v).safe_substitute(base) for k, v in variables.items()}
+        return base | {k: expand(v, base) for k, v in variables.items()}
 
     def _stream(self, args: list[str], variables: dict[str, str], log: Log) -> tuple[int, str]:
         """Run meltano, passing each line to ``log``; its exit code and the failure's cause:
@@ -223,6 +223,19 @@ class MeltanoProject:
         variables = {**env, "MELTANO_ENVIRONMENT": meltano_environment}
         tap = TapGruponosWms(config=self.plugin_config(EXTRACTOR, variables))
         return next(iter(tap.streams.values())).codes("facility")
+
+
+def expand(value: str, variables: Mapping[str, str]) -> str:
+    """``value`` with ``$NAME``, ``${NAME}`` and ``${NAME:-default}`` replaced as a shell does
+    (the default when NAME is unset or empty); an unknown name without a default stays."""
+
+    def replace(match: re.Match) -> str:
+        name, default = match["curly"] or match["plain"], match["default"]
+        if variables.get(name) or (name in variables and default is None):
+            return variables[name]
+        return match[0] if default is None else default
+
+    return _VARIABLE.sub(replace, value)
 
 
 def state_id_of(job: str, suffix: str) -> str:

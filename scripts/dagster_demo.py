@@ -4,7 +4,8 @@ Starts the two simulated WMS environments of `orchestration/demo.yml` (test on p
 with three facilities, prod on 8766, the same seed: their ids collide), installs the
 plugins once, and runs `dagster dev` (UI, daemon, schedules) on http://127.0.0.1:3000
 until Ctrl-C. The demo's warehouse and Meltano system database (output/dagster_*.db) start
-empty, as the simulators start with fresh data.
+empty, as the simulators start with fresh data. Other ports: GRUPONOS_DEMO_TEST_PORT,
+GRUPONOS_DEMO_PROD_PORT and GRUPONOS_DEMO_UI_PORT (or --port) in the environment.
 """
 
 from __future__ import annotations
@@ -26,15 +27,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # Seeded history from July to November 2026: the backfill windows of demo.yml hold it.
 HISTORY = ("--history-end", "2026-12-01", "--history-days", "150")
-SIMULATORS = {
-    "test": ("--port", "8765", "--orders", "1000", "--count", "facility=3", *HISTORY),
-    "prod": ("--port", "8766", "--orders", "600", "--env-name", "gruponos_prod", *HISTORY),
+SIMULATORS = {  # name: (its port's variable, default port, serve options)
+    "test": ("GRUPONOS_DEMO_TEST_PORT", "8765", ("--orders", "1000", "--count", "facility=3")),
+    "prod": ("GRUPONOS_DEMO_PROD_PORT", "8766", ("--orders", "600", "--env-name", "gruponos_prod")),
 }
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=3000, help="the Dagster UI's port")
+    ui_port = int(os.environ.get("GRUPONOS_DEMO_UI_PORT") or 3000)
+    parser.add_argument("--port", type=int, default=ui_port, help="the Dagster UI's port")
     return parser.parse_args()
 
 
@@ -53,8 +55,9 @@ def main() -> int:
     (ROOT / "output").mkdir(exist_ok=True)
     MeltanoProject(ROOT).ensure_installed()
     with ExitStack() as running:
-        for name, options in SIMULATORS.items():
-            url = running.enter_context(serving(*options))
+        for name, (variable, default, options) in SIMULATORS.items():
+            port = os.environ.get(variable) or default
+            url = running.enter_context(serving("--port", port, *options, *HISTORY))
             print(f"WMS environment {name}: {url}", flush=True)
         command = [str(BIN / "dagster"), "dev", "-m", "orchestration.definitions"]
         command += ["-h", "127.0.0.1", "-p", str(args.port)]

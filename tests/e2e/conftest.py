@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -60,6 +62,26 @@ def meltano_installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str
     sys_dir = {"MELTANO_SYS_DIR_ROOT": str(tmp_path_factory.mktemp("meltano"))}
     run([MELTANO, "install"], env=clean_environ() | sys_dir, timeout=900)
     return sys_dir
+
+
+def checkout_copy(folder: Path) -> Path:
+    """The checkout's files (tracked and new, not ignored) copied into ``folder``, with its
+    ``.venv`` linked: where a documented command runs as written without writing into the
+    checkout itself."""
+    listed = run(["git", "ls-files", "-z", "-co", "--exclude-standard"], env=clean_environ())
+    for name in filter(None, listed.stdout.split("\0")):
+        if (REPO / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, folder / name)
+    (folder / ".venv").symlink_to(REPO / ".venv", target_is_directory=True)
+    return folder
+
+
+def free_port() -> int:
+    """A port nothing listens on now (so no test binds a fixed one)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_past_this_second() -> None:

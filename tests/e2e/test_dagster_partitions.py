@@ -27,7 +27,9 @@ from conftest import (
     REPO,
     STREAMS,
     analytics_row,
+    checkout_copy,
     clean_environ,
+    free_port,
     normalize,
 )
 from conftest import run as run_command
@@ -366,14 +368,23 @@ def _files(folder: Path) -> dict[Path, float]:
 README = (REPO / "README.md").read_text()
 
 
-def test_the_readmes_dagster_commands_run_as_written():
+def test_the_readmes_dagster_commands_run_as_written(meltano_installed, tmp_path):
+    """The two blocks as written, in a copy of the checkout (its .dagster, output/ and
+    .meltano/run files stay there), on free ports, with the session's installed plugins."""
     section = README.split("## Partitioned runs on Dagster\n", 1)[1].split("\n## ", 1)[0]
     demo, commands = re.findall(r"```bash\n(.*?)```", section, re.S)[:2]
-    env = clean_environ()
+    copy = checkout_copy(tmp_path)
+    ui_port = free_port()
+    env = clean_environ() | meltano_installed
+    env |= {
+        "GRUPONOS_DEMO_UI_PORT": str(ui_port),
+        "GRUPONOS_DEMO_TEST_PORT": str(free_port()),
+        "GRUPONOS_DEMO_PROD_PORT": str(free_port()),
+    }
     since = datetime.now(timezone.utc)
     ui = subprocess.Popen(
         ["bash", "-c", demo],
-        cwd=REPO,
+        cwd=copy,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -381,21 +392,25 @@ def test_the_readmes_dagster_commands_run_as_written():
     )
     try:
         deadline = time.monotonic() + 300
-        while not _answers("http://127.0.0.1:3000/server_info"):
+        while not _answers(f"http://127.0.0.1:{ui_port}/server_info"):
             assert ui.poll() is None and time.monotonic() < deadline, "the UI did not start"
             time.sleep(1)
         done = run_command(
-            ["bash", "-euo", "pipefail", "-c", commands], env=env, check=False, timeout=600
+            ["bash", "-euo", "pipefail", "-c", commands],
+            env=env,
+            check=False,
+            cwd=copy,
+            timeout=600,
         )
         assert done.returncode == 0, done.stderr[-4000:]
-        with dg.DagsterInstance.from_config(str(REPO / ".dagster")) as instance:
+        with dg.DagsterInstance.from_config(str(copy / ".dagster")) as instance:
             while len(finished := _finished(instance, since)) < 5:  # the partition, then 4 windows
                 assert time.monotonic() < deadline + 300, "the backfill did not finish"
                 time.sleep(2)
         assert {run.status for run in finished} == {dg.DagsterRunStatus.SUCCESS}
         partitions = sorted(run.tags["dagster/partition"] for run in finished)
         assert partitions == ["2026-07-01", "2026-08-01", "2026-09-01", "2026-10-01", "test/FAC1"]
-        with sqlite3.connect(REPO / "output" / "dagster_warehouse.db") as db:
+        with sqlite3.connect(copy / "output" / "dagster_warehouse.db") as db:
             statuses = db.execute("SELECT STATUS, COUNT(*) FROM SDC_LOAD_AUDIT GROUP BY 1")
             assert dict(statuses.fetchall()) == {"succeeded": 15}  # 5 runs x 3 tables
     finally:

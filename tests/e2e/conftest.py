@@ -1,14 +1,17 @@
 """The Meltano project run for real: `meltano` subprocesses, the WMS simulator, SQLite.
 
-One `meltano install` serves the whole session, into a temporary Meltano directory
-(MELTANO_SYS_DIR_ROOT: plugin venvs, run files), so the suite neither disturbs nor depends on
-the checkout's own .meltano (a demo or another suite may be using it). Each test gets its own
-simulator, its own SQLite warehouse and its own Meltano system database (so its own job
-state), through the environment variables a production deployment would use.
+One `meltano install` serves the whole run (every pytest-xdist worker), into a temporary
+directory, so the suite neither disturbs nor depends on the checkout's own .meltano (a demo
+or another suite may be using it). Each test gets its own Meltano directory
+(MELTANO_SYS_DIR_ROOT: run files, logs) linking to those plugin venvs, so tests running at
+once never share Meltano's per-plugin run files, and its own simulator, SQLite warehouse and
+Meltano system database (so its own job state), through the environment variables a
+production deployment would use.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -56,12 +59,31 @@ def run(cmd: list[str], env: dict[str, str], check: bool = True, cwd: Path = REP
 
 
 @pytest.fixture(scope="session")
-def meltano_installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Create the plugins' virtual environments once (seconds, with uv); the variables that
-    point Meltano at them."""
-    sys_dir = {"MELTANO_SYS_DIR_ROOT": str(tmp_path_factory.mktemp("meltano"))}
-    run([MELTANO, "install"], env=clean_environ() | sys_dir, timeout=900)
+def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The plugins' virtual environments, created once for the whole run (seconds, with uv):
+    pytest-xdist workers share the base temporary directory's parent, and a lock."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    sys_dir = shared / "meltano-plugins"
+    with open(shared / "meltano-plugins.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (sys_dir / "installed").exists():
+            env = clean_environ() | {"MELTANO_SYS_DIR_ROOT": str(sys_dir)}
+            run([MELTANO, "install"], env=env, timeout=900)
+            (sys_dir / "installed").touch()
     return sys_dir
+
+
+@pytest.fixture
+def meltano_installed(installed_plugins: Path, tmp_path: Path) -> dict[str, str]:
+    """This test's own Meltano directory, its plugin venvs the installed ones: the variables
+    that point Meltano at it."""
+    own = tmp_path / "meltano-dir"
+    own.mkdir()
+    for kind in ("extractors", "loaders"):
+        (own / kind).symlink_to(installed_plugins / kind, target_is_directory=True)
+    return {"MELTANO_SYS_DIR_ROOT": str(own)}
 
 
 def checkout_copy(folder: Path) -> Path:

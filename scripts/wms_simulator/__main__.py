@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -56,6 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--client-id", default="wms_client")
     serve.add_argument("--client-secret", default="wms_secret")
     serve.add_argument("--token-ttl-seconds", type=float, default=3600)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes answering on the port, each with the same seeded data (read-only "
+        "above 1: changes would reach one of them); for benchmarks whose client would "
+        "otherwise wait on the simulator's own CPU",
+    )
     serve.set_defaults(run=_serve)
 
     mutate = commands.add_parser("mutate", help="modify/insert/delete records of a running server")
@@ -95,9 +104,12 @@ def _serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     try:
-        sim.start()
+        sim.bind()
     except OSError as exc:
         sys.exit(f"wms-simulator: cannot listen on {args.host}:{args.port}: {exc.strerror}")
+    sim.read_only = args.workers > 1
+    children = [pid for pid in (_fork_worker(sim, done) for _ in range(args.workers - 1)) if pid]
+    sim.serve()
     try:
         print(sim.base_url, flush=True)
         counts = ", ".join(f"{n} {entity}" for entity, n in sim.counts().items())
@@ -108,8 +120,23 @@ def _serve(args: argparse.Namespace) -> int:
         )
         done.wait()
     finally:
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            os.waitpid(pid, 0)
         sim.stop()
     return 0
+
+
+def _fork_worker(sim: WmsSimulator, done: threading.Event) -> int:
+    """A process answering on the socket ``sim`` is bound to (before any thread starts);
+    returns its pid (in the parent) or serves until SIGTERM and exits (in the child)."""
+    pid = os.fork()
+    if pid:
+        return pid
+    sim.serve()
+    done.wait()
+    os._exit(0)
 
 
 def _instant(text: str) -> datetime:

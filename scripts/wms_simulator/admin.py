@@ -33,6 +33,10 @@ class AdminRoutes:
 
     def _dispatch(self, method: str, route: str, query: dict[str, str], data: Any) -> Response:
         sim: Any = self
+        if sim.read_only and method != "GET":
+            return error_response(
+                409, "read-only: several processes serve this data (serve --workers)"
+            )
         if (method, route) == ("GET", "health"):
             return json_response(
                 200,
@@ -49,6 +53,8 @@ class AdminRoutes:
             action = _POST_ACTIONS.get(route)
             if action is not None:
                 return json_response(200, action(sim, data))
+        if (method, route) == ("GET", "peak_in_flight"):
+            return json_response(200, {"peak_in_flight": sim.peak_in_flight()})
         if route == "faults":
             if method == "DELETE":
                 sim.faults.clear()

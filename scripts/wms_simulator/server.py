@@ -7,6 +7,7 @@ import binascii
 import contextlib
 import io
 import logging
+import multiprocessing
 import re
 import socket
 import threading
@@ -78,6 +79,21 @@ class Api:
         self.sim = sim
         self._list_counts: dict[str, int] = {}
         self._counts_lock = threading.Lock()
+        # lgfapi requests being answered now, and the most at once since the last reset: in
+        # shared memory, so the processes of `serve --workers N` count together
+        self._in_flight = multiprocessing.Array("q", 2)
+
+    def _entering(self, delta: int) -> None:
+        with self._in_flight.get_lock():
+            now = self._in_flight[0] = self._in_flight[0] + delta
+            self._in_flight[1] = max(self._in_flight[1], now)
+
+    def reset_peak(self) -> int:
+        """The most requests answered at once since the last reset; starts counting anew."""
+        with self._in_flight.get_lock():
+            peak = self._in_flight[1]
+            self._in_flight[1] = self._in_flight[0]
+            return peak
 
     def handle(self, method: str, target: str, headers: Any, body: bytes) -> Response:
         parts = urlsplit(target)
@@ -86,17 +102,24 @@ class Api:
             return self.sim.handle_admin(method, path[len(ADMIN_PREFIX) :], params, body)
         match = _API_RE.match(path)
         entity = match["entity"] if match else None
-        if self.sim.latency_ms:
-            time.sleep(self.sim.latency_ms / 1000)
-        if method == "GET" and entity in schema.ENTITIES and match["item"] is None:
-            self._run_list_callbacks(entity, params)  # first: a callback may add faults
-        fault = self.sim.faults.take(entity, target, api=match is not None)
-        if fault is None:
-            response = self._route(method, path, match, params, headers, body)
-        else:
-            response = self._faulty(
-                fault, lambda: self._route(method, path, match, params, headers, body)
-            )
+        counted = match is not None
+        if counted:
+            self._entering(1)
+        try:
+            if self.sim.latency_ms:
+                time.sleep(self.sim.latency_ms / 1000)
+            if method == "GET" and entity in schema.ENTITIES and match["item"] is None:
+                self._run_list_callbacks(entity, params)  # first: a callback may add faults
+            fault = self.sim.faults.take(entity, target, api=match is not None)
+            if fault is None:
+                response = self._route(method, path, match, params, headers, body)
+            else:
+                response = self._faulty(
+                    fault, lambda: self._route(method, path, match, params, headers, body)
+                )
+        finally:
+            if counted:
+                self._entering(-1)
         self.sim.request_log.append(
             {
                 "method": method,

@@ -71,16 +71,29 @@ class WmsSimulator(AdminRoutes):
             counts=counts,
         )
         self.engine = QueryEngine(self.store)
+        self.api = Api(self)
+        #: Served by several processes (`serve --workers`): changes would reach only one.
+        self.read_only = False
         self._server: SimHttpServer | None = None
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> WmsSimulator:
-        if self._server is not None:
-            return self
-        self._server = SimHttpServer((self.host, self.port), Api(self))
+        if self._server is None:
+            self.bind()
+            self.serve()
+        return self
+
+    def bind(self) -> None:
+        """Listen on host:port (port 0: a free one), without answering yet."""
+        self._server = SimHttpServer((self.host, self.port), self.api)
         self.port = self._server.server_address[1]
+
+    def serve(self) -> None:
+        """Answer requests on the bound socket, in a thread of this process (each process
+        forked after `bind` answers on the same socket: see `serve --workers`)."""
+        assert self._server is not None, "bind() first"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -88,7 +101,6 @@ class WmsSimulator(AdminRoutes):
             daemon=True,
         )
         self._thread.start()
-        return self
 
     def stop(self) -> None:
         if self._server is None:
@@ -179,6 +191,10 @@ class WmsSimulator(AdminRoutes):
 
     def add_faults(self, *faults: Fault) -> None:
         self.faults.add(*faults)
+
+    def peak_in_flight(self) -> int:
+        """The most lgfapi requests answered at once since the last call (then counting anew)."""
+        return self.api.reset_peak()
 
     def expire_tokens(self) -> int:
         """Expire every issued OAuth2 token now; returns how many there were."""

@@ -154,7 +154,9 @@ class ApiRequests(LockedStreamState, RESTStream):
     def _send_once(self, prepared_request: requests.PreparedRequest) -> requests.Response:
         self.progress.request_sent()
         authorized = self.authenticator(prepared_request.copy())  # each attempt: current token
-        with deadline(self.timeout):  # the whole response, not each gap between two bytes
+        # a slot of the run's request budget, then the deadline on the whole response (not on
+        # each gap between two bytes; waiting for the slot does not count)
+        with self._tap.run_control.request_slot(), deadline(self.timeout):
             response = self.requests_session.send(
                 authorized, timeout=self.timeout, allow_redirects=self.allow_redirects
             )
@@ -230,18 +232,20 @@ class ApiRequests(LockedStreamState, RESTStream):
             raise WmsResponseError(msg)
         return body
 
-    def _get_page(self, params: dict[str, t.Any]) -> list[dict[str, t.Any]]:
-        """One list request; lgfapi answers 404 when no record matches."""
+    def _get_page(self, params: dict[str, t.Any]) -> tuple[list[dict[str, t.Any]], int | None]:
+        """One list request: its records and the query's `result_count` (None when the
+        answer has none); lgfapi answers 404 when no record matches."""
         try:
             response = self._get(self.get_url(None), params)
         except WmsNotFound:
             self.progress.nothing_matched()
-            return []
+            return [], 0
         body = self._json_body(response)
         results = body.get("results")
         if not isinstance(results, list):
             raise WmsResponseError(f"{self._failure(response)} without a 'results' list")
-        self.progress.page_answered(body.get("result_count"))
+        self.progress.page_answered()
+        count = body.get("result_count")
         if len(results) < int(params["page_size"]) and body.get("next_page"):
             # A short page ends a window; one that still links a next page means the server
             # capped page_size, and ending there would skip the rest of the window.
@@ -253,7 +257,7 @@ class ApiRequests(LockedStreamState, RESTStream):
             raise WmsResponseError(msg)
         for position, record in enumerate(results, 1):
             self._check_record(record, position, response)
-        return results
+        return results, count if isinstance(count, int) and not isinstance(count, bool) else None
 
     def _check_record(self, record: t.Any, position: int, response: requests.Response) -> None:
         """The keys the walk and the target rely on; checked for the whole page before any

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typing as t
 
 from tap_gruponos_wms.pagination import IdKeyset
+from tap_gruponos_wms.parts import Part
 from tap_gruponos_wms.walk import KeysetWalk
 
 if t.TYPE_CHECKING:
@@ -41,7 +42,7 @@ class FullTableRead(KeysetWalk):
         if not whole:
             self._log_deletions_left_to_whole_sync()
         read = 0
-        for record in self._walk(context, IdKeyset()):
+        for record in self._read_parts([Part(0, None, IdKeyset())]):
             read += 1
             yield record
         if whole:

@@ -14,6 +14,11 @@ S + 1 s. Query values are whole seconds (lgfapi may reject sub-second ones), so 
 (mod_ts, id) at microsecond precision cannot be sent; this is its exact equivalent. Within
 second S the drain starts from id 0, not from the page's last id: the page is sorted by
 microseconds first, so its last id says nothing about the ids of that second it lacked.
+
+A read split into parts (see `parts`) walks each part the same way, up to the part's end: a
+window's `hi`, or `below` for a range of ids. A part's end may be lowered while its page is
+in flight (the rest became a part of its own): `clip` drops what the page holds at or past the
+new end, and a clipped page ends the part, since everything before the end came before it.
 """
 
 from __future__ import annotations
@@ -72,14 +77,18 @@ class Window:
 
 @dataclass(frozen=True)
 class IdKeyset:
-    """All records (full table), or those of one whole `second` of a `window`, by id."""
+    """All records (full table) or those of ids below `below` (a range of a split full read),
+    or those of one whole `second` of a `window`, by id."""
 
     last_id: int = 0
     second: dt.datetime | None = None
     window: Window | None = None
+    below: int | None = None
 
     def params(self) -> dict[str, t.Any]:
         params: dict[str, t.Any] = {"ordering": "id", "id__gt": self.last_id}
+        if self.below is not None:
+            params["id__lt"] = self.below
         if self.second is not None:
             params["mod_ts__gte"] = format_timestamp(self.second)
             params["mod_ts__lt"] = format_timestamp(self.second + ONE_SECOND)
@@ -87,6 +96,63 @@ class IdKeyset:
 
 
 Position = Window | IdKeyset
+#: Where a part of a split read ends (exclusive): a whole second, an id, or None (every id).
+End = dt.datetime | int | None
+
+
+def bounded(position: Position, end: End) -> Position:
+    """``position`` read only up to ``end``."""
+    if isinstance(position, Window):
+        return replace(position, hi=end)
+    if position.window is not None:  # draining one second of a window
+        return replace(position, window=replace(position.window, hi=end))
+    return replace(position, below=end)
+
+
+def clip(page: list[Record], end: End) -> list[Record]:
+    """The records of ``page`` before ``end`` (a page is in key order, so a prefix)."""
+    if end is None or not page:
+        return page
+
+    def before(record: Record) -> bool:
+        if isinstance(end, int):
+            return record["id"] < end
+        return parse_timestamp(record["mod_ts"]) < end
+
+    if before(page[-1]):  # the usual case: the end did not move during the request
+        return page
+    keep = 0
+    while keep < len(page) and before(page[keep]):
+        keep += 1
+    return page[:keep]
+
+
+def frontier(position: Position) -> dt.datetime | int:
+    """The first key ``position`` has not read: where the rest of its part begins."""
+    if isinstance(position, Window):
+        return position.lo
+    if position.second is not None:
+        return position.second + ONE_SECOND
+    return position.last_id + 1
+
+
+def starting_at(key: dt.datetime | int, end: End) -> Position:
+    """The first query of a part [key, end)."""
+    if isinstance(key, int):
+        return IdKeyset(last_id=key - 1, below=end)
+    assert isinstance(end, dt.datetime)
+    return Window(key, end)
+
+
+def midpoint(lo: dt.datetime | int, hi: dt.datetime | int) -> dt.datetime | int | None:
+    """A split point strictly between ``lo`` and ``hi`` (whole seconds for times), or None
+    when there is none."""
+    if isinstance(lo, int) and isinstance(hi, int):
+        mid: dt.datetime | int = (lo + hi) // 2
+    else:
+        assert isinstance(lo, dt.datetime) and isinstance(hi, dt.datetime)
+        mid = whole_second(lo + (hi - lo) / 2)
+    return mid if lo < mid < hi else None
 
 
 @dataclass(frozen=True)
@@ -136,8 +202,14 @@ def _check_order(position: Position, page: list[Record]) -> None:
         return
     if isinstance(position, IdKeyset):
         ids = [record["id"] for record in page]
-        if ids[0] <= position.last_id or any(a >= b for a, b in pairwise(ids)):
-            raise KeysetError(f"ordering=id with id__gt={position.last_id} was not honoured")
+        below = position.below
+        if (
+            ids[0] <= position.last_id
+            or (below is not None and ids[-1] >= below)
+            or any(a >= b for a, b in pairwise(ids))
+        ):
+            bounds = f"id__gt={position.last_id}" + (f", id__lt={below}" if below else "")
+            raise KeysetError(f"ordering=id with {bounds} was not honoured")
         return
     stamps = [parse_timestamp(record["mod_ts"]) for record in page]
     if stamps[0] < position.lo or stamps[-1] >= position.hi:

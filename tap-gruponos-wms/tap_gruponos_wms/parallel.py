@@ -7,16 +7,21 @@ streams share is guarded here:
 
 - Output. Every message goes through `Tap.write_message`, STATE included (`LockedStateWriter`
   replaces the SDK's writer, whose dedupe and deep copy read the whole state dict). One lock
-  (`RunControl.lock`) is held for each message, so lines are whole and never interleaved, and
-  each stream's SCHEMA precedes its records because one thread writes both, in that order.
+  (`RunControl.lock`) is held for each write to stdout, so lines are whole and never
+  interleaved; a thread's RECORD lines wait in its own buffer (no lock per record) and leave
+  before its next other message. Each stream's SCHEMA precedes its records because one thread
+  writes both, in that order.
 - State. `tap.state` is one dict with every stream's bookmark. A thread changes only its own
   stream's entry, and only under the same lock (`LockedStreamState`: the SDK creates entries
   lazily and updates them in `_write_starting_replication_value` and the finalisers), so a
   STATE serialised by one thread never sees another thread's entry half-changed.
 - Safety of every STATE. A stream moves its bookmark only after writing every record below it
-  (`WmsStream._walk`), so a STATE written by any thread at any moment holds a safe bookmark for
+  (`walk`), so a STATE written by any thread at any moment holds a safe bookmark for
   every stream: a SIGKILL then a resume from the last STATE loses nothing.
 - One OAuth2 token: the tap's single authenticator renews under its own lock (`auth`).
+- One request budget: every request of the run, whatever its stream or purpose, holds one of
+  `max_concurrent_requests` slots while in flight (`RunControl.request_slot`); each stream
+  reads its parts with as many readers (`walk`).
 - Failure. The first stream to fail sets `RunControl.stop`; the others raise `StreamStopped`
   before their next page (leaving their bookmark where it safely is) and queued streams do not
   start. Then one last STATE with every stream's bookmark is written and the first failure is
@@ -33,7 +38,7 @@ import typing as t
 from concurrent.futures import ThreadPoolExecutor
 
 from singer_sdk.helpers._state import StateWriter
-from singer_sdk.singerlib import StateMessage
+from singer_sdk.singerlib import RecordMessage, StateMessage
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream, Tap
@@ -47,15 +52,31 @@ class StreamStopped(BaseException):
 
 
 class RunControl:
-    """What the threads of one run share: the output lock and the stop signal."""
+    """What the threads of one run share: the output lock, the stop signal and the request
+    budget (`max_concurrent_requests` requests in flight, all streams together)."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: t.Callable[[], int]) -> None:
         self.lock = threading.RLock()
         self.stop = threading.Event()
         self.last_state: dict | None = None  # value of the last message if it was a STATE
+        self._budget = budget  # read at the first request, once the settings are known
+        self._slots: threading.BoundedSemaphore | None = None
+        self._slots_lock = threading.Lock()
+
+    def request_slot(self) -> threading.BoundedSemaphore:
+        """Held for the time of one request (``with control.request_slot(): ...``)."""
+        with self._slots_lock:
+            if self._slots is None:
+                self._slots = threading.BoundedSemaphore(self._budget())
+            return self._slots
 
     def write(self, write: t.Callable[[t.Any], None], message: t.Any) -> None:
-        """Write one message under the lock, remembering the last one if it is a STATE."""
+        """Write one message, any but a RECORD under the lock, remembering the last one if it
+        is a STATE (a RECORD goes to its thread's own buffer, see `writer`)."""
+        if isinstance(message, RecordMessage):
+            write(message)
+            self.last_state = None
+            return
         with self.lock:
             write(message)
             is_state = isinstance(message, StateMessage)
@@ -146,8 +167,10 @@ def sync_streams(tap: Tap, streams: list[Stream], max_parallel: int) -> None:
 
 
 def _write_last_state(tap: Tap, control: RunControl) -> None:
-    """End the output with a STATE holding every stream's current (safe) bookmark."""
+    """End the output with every record held and a STATE holding every stream's current
+    (safe) bookmark."""
     with control.lock:
+        tap.flush_all_output()
         if tap.state and control.last_state != tap.state:
             tap.write_message(StateMessage(value=tap.state))
 

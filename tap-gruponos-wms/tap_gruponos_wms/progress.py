@@ -2,10 +2,11 @@
 
 While a stream is read the tap logs, at most every `ReadProgress.interval` seconds and once when
 the stream ends, the records emitted, the total it expects, percent, rate and time left. The
-expected total is the records emitted before the current query plus that query's
-`result_count`: every request is page 1 of a query narrowed by a keyset, so its count is what
-is left of the read (changes the WMS makes meanwhile may move it a little). At the end of the
-run, one summary line per stream: records, pages, requests, retries, 404s, seconds, bookmark.
+expected total is what the first query of the read counted (`result_count`; for a read resumed
+in several pieces, the sum of each piece's first query, `parts.SplitRead.total`): parts split
+off later read within it, so it holds however many are read at once (changes the WMS makes
+meanwhile may move it a little). At the end of the run, one summary line per stream: records,
+pages, requests, retries, 404s, seconds, bookmark.
 
 Each stream instance has its own `ReadProgress`. Requests are counted in the stream's fetch
 thread, records in the thread that writes them, so updates take a lock; streams read in
@@ -51,7 +52,6 @@ class ReadProgress:
         self.not_found = 0
         self.expected: int | None = None
         self.bookmark: str | None = None
-        self._answered: int | None = None  # result_count of the latest answered query
         self._started: float | None = None
         self._ended: float | None = None
         self._logged_at = 0.0
@@ -69,23 +69,20 @@ class ReadProgress:
         with self._lock:
             self.retries += 1
 
-    def page_answered(self, result_count: int | None) -> None:
-        """A list query answered with records (fetch thread)."""
+    def page_answered(self) -> None:
+        """A list query answered with records (a reader thread)."""
         with self._lock:
             self.pages += 1
-            self._answered = result_count if isinstance(result_count, int) else None
 
     def nothing_matched(self) -> None:
-        """lgfapi's 404 for a list query without matches (fetch thread)."""
+        """lgfapi's 404 for a list query without matches (a reader thread)."""
         with self._lock:
             self.not_found += 1
-            self._answered = 0
 
-    def query_done(self) -> None:
-        """The writing thread takes the latest answer: everything before it was emitted."""
+    def expect(self, total: int | None) -> None:
+        """The records the whole read holds (None: not known yet)."""
         with self._lock:
-            if self._answered is not None:
-                self.expected = self.records + self._answered
+            self.expected = total
 
     def emitted(self, count: int) -> None:
         """`count` more records written; a progress line if `interval` has passed."""

@@ -161,15 +161,27 @@ class TapGruponosWms(Tap):
             description="Streams read at the same time, each with its own query and "
             "bookmark. Oracle warns that many concurrent large-page queries load the WMS.",
         ),
+        th.Property(
+            "max_concurrent_requests",
+            th.IntegerType(minimum=1),
+            default=8,
+            description="Requests in flight at once for the whole run, all streams together: "
+            "a stream's read is split into id ranges (full) or mod_ts sub-windows "
+            "(incremental) read at the same time within it. 1 reads one page after another. "
+            "Oracle warns that large pages across many concurrent queries degrade the WMS.",
+        ),
     ).to_dict()
 
     def __init__(self, *, catalog: dict | None = None, **kwargs: t.Any) -> None:
         self._codes_checked = False
         self._codes_lock = threading.Lock()
-        self.run_control = RunControl()  # before the SDK's init, which may write messages
+        # before the SDK's init, which may write messages and send requests
+        self.run_control = RunControl(lambda: self.max_concurrent_requests)
         self._graph: RelationGraph | None = None
         self._graph_lock = threading.Lock()
         super().__init__(catalog=_with_replication_method(catalog), **kwargs)
+        if isinstance(self.message_writer, SingerOutputWriter):  # every write under one lock
+            self.message_writer.lock = self.run_control.lock
         remember_secrets(self.config, self.config_jsonschema)
         self._state_writer = LockedStateWriter(self, self.run_control)
 
@@ -210,6 +222,10 @@ class TapGruponosWms(Tap):
     @property
     def max_parallel_streams(self) -> int:
         return int(self.config.get("max_parallel_streams", 3))
+
+    @property
+    def max_concurrent_requests(self) -> int:
+        return int(self.config.get("max_concurrent_requests", 8))
 
     def discover_streams(self) -> list:
         requested = list(self.config.get("entities") or DEFAULT_ENTITIES)
@@ -271,9 +287,12 @@ class TapGruponosWms(Tap):
         self.run_control.write(super().write_message, message)
 
     def flush_output(self) -> None:
-        """Write the records the writer holds now, under the run's lock (see `writer`)."""
-        with self.run_control.lock:
-            self.message_writer.flush()
+        """Write the records this thread holds now (see `writer`)."""
+        self.message_writer.flush()
+
+    def flush_all_output(self) -> None:
+        """Write the records every thread holds (the streams' threads are done)."""
+        self.message_writer.flush_all()
 
     def sync_all(self) -> None:  # type: ignore[misc]  # the SDK marks it final
         """The SDK's sync_all, with its one-stream-at-a-time loop replaced by `parallel`;

@@ -8,10 +8,12 @@ from their fields; other messages go through the SDK's msgspec writer unchanged.
 Lines are collected and written `WRITE_BYTES` at a time, whatever buffering Python gives
 stdout: with PYTHONUNBUFFERED=1 (common in container images) `sys.stdout.buffer` is
 unbuffered and every line would be its own write, waking the reader (the target, or Meltano
-relaying to it) once per record. Every message other than RECORD is written at once with all
-lines before it, so each STATE reaches the reader together with the records it covers; and
-a stream about to wait on the WMS for its next page writes what it holds (`Tap.flush_output`),
-so a slow WMS never keeps read records from the target.
+relaying to it) once per record. Each thread (each stream read at once) collects its RECORD
+lines in a buffer of its own, without a lock: a lock taken for every record made the streams'
+threads queue for it. Every other message is written at once under `lock` (the run's), with
+all lines its thread holds before it, so each STATE reaches the reader together with the
+records it covers; and a stream about to wait on the WMS for its next page writes what it
+holds (`Tap.flush_output`), so a slow WMS never keeps read records from the target.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import atexit
 import logging
 import os
 import sys
+import threading
 import typing as t
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
@@ -34,7 +37,10 @@ WRITE_BYTES = 1 << 16
 class SingerOutputWriter(MsgSpecWriter):
     def __init__(self) -> None:
         super().__init__()
-        self._pending = bytearray()
+        #: Held for every write to stdout (the tap gives it the run's lock).
+        self.lock: threading.RLock = threading.RLock()
+        self._local = threading.local()
+        self._buffers: list[bytearray] = []  # every thread's, for the writes at the end
         self._flush_at_exit = False
 
     def serialize_message(self, message: Message) -> bytearray:
@@ -52,25 +58,52 @@ class SingerOutputWriter(MsgSpecWriter):
         return serialize_jsonl(payload)
 
     def write_message(self, message: Message) -> None:
-        self._pending += self.format_message(message)
-        if isinstance(message, RecordMessage) and len(self._pending) < WRITE_BYTES:
-            if not self._flush_at_exit:  # records a run ends with (e.g. `--test`)
-                atexit.register(self.flush)
-                self._flush_at_exit = True
+        line = self.format_message(message)
+        pending = self._pending()
+        if isinstance(message, RecordMessage):
+            pending += line
+            if len(pending) >= WRITE_BYTES:
+                self.flush()
             return
-        self.flush()
+        with self.lock:
+            pending += line
+            _output(pending)
+
+    def _pending(self) -> bytearray:
+        """This thread's lines not written yet."""
+        pending = getattr(self._local, "pending", None)
+        if pending is None:
+            pending = self._local.pending = bytearray()
+            with self.lock:
+                self._buffers.append(pending)
+                if not self._flush_at_exit:  # records a run ends with (e.g. `--test`)
+                    atexit.register(self.flush_all)
+                    self._flush_at_exit = True
+        return pending
 
     def flush(self) -> None:
-        """Write the held lines to stdout now."""
-        if not self._pending:
-            return
-        try:
-            _write_all(self._pending)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            _target_stopped_reading()
-        finally:
-            self._pending.clear()
+        """Write this thread's held lines to stdout now."""
+        with self.lock:
+            _output(self._pending())
+
+    def flush_all(self) -> None:
+        """Write every thread's held lines (their threads are done)."""
+        with self.lock:
+            for pending in self._buffers:
+                _output(pending)
+
+
+def _output(data: bytearray) -> None:
+    """``data`` to stdout, then empty (the caller holds the writer's lock)."""
+    if not data:
+        return
+    try:
+        _write_all(data)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _target_stopped_reading()
+    finally:
+        data.clear()
 
 
 def _write_all(data: bytearray) -> None:

@@ -157,3 +157,43 @@ def test_serve_pins_the_seeded_history_to_a_given_end_and_span() -> None:
         records = requests.get(f"{root}/_sim/records/order_hdr", timeout=10).json()
     stamps = [r["mod_ts"][:10] for r in records]
     assert max(stamps) < "2026-03-01" and min(stamps) < "2026-01-01"
+
+
+def test_serve_with_workers_answers_from_several_processes_and_refuses_changes() -> None:
+    """`--workers 2`: two processes answer on one port with the same data, the requests
+    answered at once are counted across both, and changes are refused (they would reach only
+    one of them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psutil
+
+    command = [sys.executable, "-m", "wms_simulator", "serve", "--port", "0", "--orders", "40"]
+    proc = subprocess.Popen(
+        [*command, "--latency-ms", "300", "--workers", "2"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        url = proc.stdout.readline().strip()
+        root = url.rsplit("/", 1)[0]
+        assert len(psutil.Process(proc.pid).children()) == 1  # the second worker
+
+        def one(_: int) -> int:
+            with requests.Session() as session:  # a connection of its own each
+                response = session.get(
+                    f"{url}/wms/lgfapi/v10/entity/order_hdr/",
+                    params={"page_size": 5},
+                    auth=("wms_user", "wms_pass"),
+                    timeout=10,
+                )
+            return response.json()["result_count"]
+
+        requests.get(f"{root}/_sim/peak_in_flight", timeout=10)  # counting starts now
+        with ThreadPoolExecutor(6) as pool:
+            assert list(pool.map(one, range(6))) == [40] * 6
+        peak = requests.get(f"{root}/_sim/peak_in_flight", timeout=10).json()["peak_in_flight"]
+        assert peak == 6
+        refused = requests.post(f"{root}/_sim/modify", json={"entity": "order_hdr", "count": 1})
+        assert refused.status_code == 409
+        assert "read-only" in refused.json()["message"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0

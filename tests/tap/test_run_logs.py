@@ -113,15 +113,14 @@ def test_progress_is_logged_at_most_every_30_seconds_with_total_percent_rate_and
     caplog.set_level(logging.INFO)
     progress = ReadProgress("order_details", logging.getLogger("tap-gruponos-wms.test"))
     progress.start()
-    progress.page_answered(result_count=4000)  # the first query: 4000 records to read
-    progress.query_done()
+    progress.page_answered()
+    progress.expect(4000)  # the first query: 4000 records to read
     clock.now += 29.9
     progress.emitted(1000)
     assert progress_lines(caplog, "order_details") == []
 
     clock.now += 0.1  # 30 s after the start
-    progress.page_answered(result_count=3000)  # the next query: 3000 left
-    progress.query_done()
+    progress.page_answered()
     progress.emitted(1000)
     clock.now += 10
     progress.emitted(500)  # 10 s after the last line: nothing
@@ -140,8 +139,8 @@ def test_progress_without_a_result_count_leaves_out_what_it_cannot_know(clock, c
     caplog.set_level(logging.INFO)
     progress = ReadProgress("allocations", logging.getLogger("tap-gruponos-wms.test"))
     progress.start()
-    progress.page_answered(result_count=None)
-    progress.query_done()
+    progress.page_answered()
+    progress.expect(None)  # no result_count
     clock.now += 30
     progress.emitted(300)
     assert progress_lines(caplog, "allocations") == [
@@ -160,7 +159,7 @@ def test_run_logs_progress_per_stream_and_one_summary_line_per_stream(
     caplog.set_level(logging.INFO)
     sim.add_faults(Fault(status=503, times=1, entity="order_dtl"))
 
-    output = run_tap(sim_config)
+    output = run_tap({**sim_config, "max_concurrent_requests": 1})  # pages one after another
 
     details = progress_lines(caplog, "order_details")
     pattern = re.compile(

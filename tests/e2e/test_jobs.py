@@ -115,13 +115,14 @@ def test_run_killed_midway_resumes_from_its_saved_state_and_ends_equal(pipeline:
     env = pipeline.env(
         TARGET_GRUPONOS_ORACLE_BATCH_SIZE_ROWS="20", TAP_GRUPONOS_WMS_REQUEST_TIMEOUT="300"
     )
+    log = pipeline.workdir / "killed-run.log"
     run = subprocess.Popen(
         [MELTANO, "run", "incremental-sync"],
         cwd=REPO,
         env=env,
         start_new_session=True,  # its own process group: meltano, tap and target die together
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("w"),
     )
 
     def kill_during_last_stream(entity: str, query: dict, n: int) -> None:
@@ -133,7 +134,7 @@ def test_run_killed_midway_resumes_from_its_saved_state_and_ends_equal(pipeline:
             os.killpg(run.pid, signal.SIGKILL)
 
     sim.on_list_request(kill_during_last_stream)
-    assert run.wait(timeout=300) == -signal.SIGKILL
+    assert run.wait(timeout=300) == -signal.SIGKILL, log.read_text()[-8000:]
     saved = pipeline.state(INCREMENTAL_STATE_ID)["singer_state"]["bookmarks"]
     assert saved["allocations"]["replication_key_value"], "progress before the kill was saved"
 

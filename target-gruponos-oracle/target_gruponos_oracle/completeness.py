@@ -9,6 +9,8 @@ always write one at the end). A stream the input leaves without either is ``inco
 
 from __future__ import annotations
 
+import datetime
+import typing as t
 from dataclasses import dataclass, field
 
 SUCCEEDED = "succeeded"
@@ -38,11 +40,24 @@ class FullSyncs:
     completed: dict[str, set[int]] = field(default_factory=dict)
     open: dict[str, int] = field(default_factory=dict)  # announced, not (yet) complete
     latest: dict[str, int] = field(default_factory=dict)  # of the last versioned message
+    #: (stream, version) -> the earliest `time_extracted` seen of it (epoch seconds)
+    extracted: dict[tuple[str, int], float] = field(default_factory=dict)
 
-    def record(self, stream: str, version: int) -> None:
-        """A record of ``stream`` carried ``version``."""
-        self.loaded.setdefault(stream, set()).add(version)
+    def record(self, stream: str, version: int, time_extracted: t.Any = None) -> None:
+        """A record of ``stream`` carried ``version`` (its first one, its extraction time)."""
+        versions = self.loaded.setdefault(stream, set())
+        if version not in versions:
+            versions.add(version)
+            if (moment := _epoch(time_extracted)) is not None:
+                self.extracted[stream, version] = moment
         self.latest[stream] = version
+
+    def started(self, stream: str, version: int, target_started: float) -> float:
+        """When the full sync ``version`` of ``stream`` began, as early as this run can tell:
+        its first record's extraction (right after the tap's first page; also for a file
+        replayed later), or the target's start if earlier or if records carry no
+        `time_extracted`. The earlier the start, the more rows are kept."""
+        return min(target_started, self.extracted.get((stream, version), target_started))
 
     def activate(self, stream: str, version: int) -> bool:
         """An ACTIVATE_VERSION arrived; True when it completes ``version``."""
@@ -130,6 +145,17 @@ class InputEnds:
         if announced is not None:
             return Outcome(SUCCEEDED, deletions_not_reconciled(announced))
         return Outcome(SUCCEEDED)
+
+
+def _epoch(text: t.Any) -> float | None:
+    """An ISO-8601 `time_extracted` as epoch seconds (None when absent or unreadable)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)).timestamp()
 
 
 def deletions_not_reconciled(version: int) -> str:

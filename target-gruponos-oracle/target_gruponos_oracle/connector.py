@@ -7,8 +7,11 @@ is produced by the same functions that run against SQLite; what differs between 
 
 from __future__ import annotations
 
+import datetime
+import functools
 import hashlib
 import re
+import time
 import typing as t
 from urllib.parse import unquote
 
@@ -284,6 +287,21 @@ class OracleConnector(SQLConnector):
     def begin(self) -> t.ContextManager[sa.Connection]:
         """A connection in a transaction, committed when the block ends without an error."""
         return sdk_hooks.engine(self).begin()
+
+    @functools.cached_property
+    def clock_offset(self) -> float:
+        """Seconds the database's clock is ahead of this machine's (measured once).
+
+        Rows are stamped with the time they were loaded on the database's clock (this clock
+        plus the offset), so that targets on different machines writing one table compare
+        their times on one clock (see `sinks.OracleSink.activate_version`).
+        """
+        before = time.time()
+        with self.begin() as conn:
+            text = conn.exec_driver_sql(self.database.clock_sql()).scalar_one()
+        after = time.time()
+        moment = datetime.datetime.fromisoformat(str(text)).replace(tzinfo=datetime.timezone.utc)
+        return moment.timestamp() - (before + after) / 2
 
     @property
     def database(self) -> Database:

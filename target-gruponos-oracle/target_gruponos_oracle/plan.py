@@ -34,11 +34,13 @@ METADATA: dict[str, tuple[Kind, Source]] = {
     "_sdc_sequence": (Kind("integer"), Source.SEQUENCE),
     "_sdc_table_version": (Kind("integer"), Source.TABLE_VERSION),
     "_sdc_sync_started_at": (Kind("integer"), Source.SYNC_STARTED_AT),
+    "_sdc_loaded_at": (Kind("timestamp"), Source.LOADED_AT),  # the target's own, no Singer's
 }
 # Kept even without add_record_metadata: ACTIVATE_VERSION and tap-side deletes need them.
-VERSION_METADATA = ("_sdc_table_version", "_sdc_deleted_at")
+VERSION_METADATA = ("_sdc_table_version", "_sdc_deleted_at", "_sdc_loaded_at")
 VERSION_COLUMN = conform_identifier("_sdc_table_version")
 DELETED_COLUMN = conform_identifier("_sdc_deleted_at")
+LOADED_COLUMN = conform_identifier("_sdc_loaded_at")
 
 
 def stream_table_name(config: t.Mapping[str, t.Any], stream_name: str) -> str:

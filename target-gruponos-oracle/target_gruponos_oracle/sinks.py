@@ -25,6 +25,7 @@ from target_gruponos_oracle.errors import (
 from target_gruponos_oracle.logs import Throttle
 from target_gruponos_oracle.plan import (
     DELETED_COLUMN,
+    LOADED_COLUMN,
     VERSION_COLUMN,
     TablePlan,
     plan_table,
@@ -104,6 +105,7 @@ class OracleSink(SQLSink[OracleConnector]):
             ),
             database,
             self.sync_started_at,
+            self.connector.clock_offset,
         )
         self._sql, self._params = statements.compile_sql(plan.statement, dialect)
         # bind as the column is, except where its family still differs from the values'
@@ -320,25 +322,42 @@ class OracleSink(SQLSink[OracleConnector]):
             scope[columns[field]] = value
         return scope
 
-    def activate_version(self, new_version: int) -> None:
+    def activate_version(self, new_version: int, started: float) -> None:
         """Retire rows of older versions: soft delete, or delete with ``hard_delete``.
 
-        The target drains every pending record before calling this, so rows of the new version
-        are committed first.
+        Only rows this full sync did not see (an older version, or none) *and* that no run
+        wrote after it started (``started``, epoch seconds on this machine's clock; rows carry
+        the time they were loaded on the database's, SDC_LOADED_AT): a row another run (an
+        incremental one of the same table, say) wrote meanwhile may be one created after the
+        full sync passed its place, and is kept. The target drains every pending record before
+        calling this, so rows of the new version are committed first.
         """
         deleted = None if self.config.get("hard_delete") else DELETED_COLUMN
         scope = self._scope
         statement = statements.retire_old_versions_statement(
-            self._plan.table, VERSION_COLUMN, deleted, self.connector.database, list(scope)
+            self._plan.table,
+            VERSION_COLUMN,
+            deleted,
+            self.connector.database,
+            list(scope),
+            loaded_column=LOADED_COLUMN,
         )
-        parameters = {"version": new_version, "deleted_at": now_text()}
+        started_at = started + self.connector.clock_offset  # on the database's clock
+        parameters = {
+            "version": new_version,
+            "deleted_at": now_text(),
+            "started": datetime.datetime.fromtimestamp(started_at, datetime.timezone.utc).isoformat(
+                timespec="microseconds"
+            ),
+        }
         parameters |= {f"scope_{i}": value for i, value in enumerate(scope.values())}
         with self.connector.begin() as conn:
             result = conn.execute(statement, parameters)
             counts = self._audit.record(conn, retired=result.rowcount)
         self._audit.committed(counts)
         self.logger.info(
-            "Version %s of %s active: %d older rows %s",
+            "Version %s of %s active: %d older rows %s (rows written since the full sync "
+            "started are kept)",
             new_version,
             self._plan.table.name,
             result.rowcount,

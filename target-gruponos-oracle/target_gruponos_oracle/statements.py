@@ -61,17 +61,25 @@ def retire_old_versions_statement(
     deleted_column: str | None,
     database: Database,
     scope: t.Sequence[str] = (),
+    loaded_column: str | None = None,
 ) -> Executable:
     """Soft-delete (stamp ``deleted_column``) or, without one, delete rows of older versions.
 
     Rows without a version (loaded incrementally before the full sync) are older too. Only
     rows whose ``scope`` columns equal the parameters ``scope_0``, ``scope_1``... are
-    touched (the part of a shared table a full sync covers). Parameters: ``version``, and
-    ``deleted_at`` (ISO text) for the soft delete.
+    touched (the part of a shared table a full sync covers), and with ``loaded_column`` only
+    rows loaded before the parameter ``started`` (or not stamped). Parameters: ``version``,
+    ``started`` (ISO text), and ``deleted_at`` (ISO text) for the soft delete.
     """
     version = table.c[version_column]
     older = sa.or_(version < sa.bindparam("version"), version.is_(None))
     within = [table.c[c] == sa.bindparam(f"scope_{i}") for i, c in enumerate(scope)]
+    if loaded_column is not None:
+        kind = Kind("timestamp")
+        loaded = table.c[loaded_column]
+        started = database.bind_value("started", kind)
+        before = database.ordering_value(loaded, kind) < database.ordering_value(started, kind)
+        within.append(sa.or_(loaded.is_(None), before))
     if deleted_column is None:
         return sa.delete(table).where(older, *within)
     deleted = table.c[deleted_column]

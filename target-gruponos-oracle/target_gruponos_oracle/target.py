@@ -7,6 +7,7 @@ import copy
 import fcntl
 import gc
 import sys
+import time
 import typing as t
 from collections import Counter
 
@@ -200,7 +201,8 @@ class TargetGruponosOracle(SQLTarget):
             default=False,
             description=(
                 "Add SDC_EXTRACTED_AT, SDC_RECEIVED_AT, SDC_BATCHED_AT, SDC_SEQUENCE and "
-                "SDC_SYNC_STARTED_AT columns. SDC_TABLE_VERSION and SDC_DELETED_AT always exist."
+                "SDC_SYNC_STARTED_AT columns. SDC_TABLE_VERSION, SDC_DELETED_AT and SDC_LOADED_AT "
+                "(when a run loaded the row) always exist."
             ),
         ),
         th.Property(
@@ -224,6 +226,9 @@ class TargetGruponosOracle(SQLTarget):
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        # a full sync retires only rows loaded before it began: this, or its first record's
+        # extraction if earlier (see FullSyncs.started, OracleSink.activate_version)
+        self.started_at = time.time()
         self.bookmarks: dict[str, list[str]] = {}
         self.input_ends = InputEnds()  # what the input proves about each stream at its end
         self.full_syncs = self.input_ends.full_syncs
@@ -323,7 +328,7 @@ class TargetGruponosOracle(SQLTarget):
     ) -> None:
         """One record of a RECORD message or BATCH file into each of its stream's sinks."""
         if (version := message.get("version")) is not None:
-            self.full_syncs.record(stream, version)
+            self.full_syncs.record(stream, version, message.get("time_extracted"))
         for stream_map in stream_maps:
             mapped = stream_map.transform(record if len(stream_maps) == 1 else copy.copy(record))
             if mapped is None:  # filtered out by a stream map
@@ -399,8 +404,9 @@ class TargetGruponosOracle(SQLTarget):
                     stream_map.stream_alias,
                 )
                 continue
+            started = self.full_syncs.started(stream, version, self.started_at)
             with self._database_errors(stream):
-                sink.activate_version(version)
+                sink.activate_version(version, started)
         self.input_ends.completed(stream, self._line)
 
     def _process_state_message(self, message_dict: dict) -> None:

@@ -122,6 +122,7 @@ class Source(enum.Enum):
     SEQUENCE = "milliseconds since the epoch when the record was accepted"
     TABLE_VERSION = "the RECORD message's version (full-table syncs)"
     SYNC_STARTED_AT = "the time this target started, epoch milliseconds (the SDK's)"
+    LOADED_AT = "the time the target accepted the record, on the database's clock (UTC)"
 
 
 # The one place sources become code: expressions over the builder's locals (``record``,
@@ -133,6 +134,7 @@ _SOURCE_CODE = {
     Source.SEQUENCE: "millis()",
     Source.TABLE_VERSION: "message.get('version')",
     Source.SYNC_STARTED_AT: "started",
+    Source.LOADED_AT: "loaded()",
 }
 
 
@@ -225,9 +227,13 @@ def _converter(kind: Kind, database: Database) -> t.Callable | None:
 
 
 def compile_row_builder(
-    columns: list[Column], database: Database, sync_started_at: int | None = None
+    columns: list[Column],
+    database: Database,
+    sync_started_at: int | None = None,
+    clock_offset: float = 0.0,
 ) -> t.Callable[[dict, dict], tuple]:
-    """Generate ``build(record, message) -> row`` for ``columns``.
+    """Generate ``build(record, message) -> row`` for ``columns`` (``clock_offset``: seconds
+    the database's clock is ahead of this one, for `Source.LOADED_AT`).
 
     Bad values raise :class:`FieldError` naming the field.
     """
@@ -243,6 +249,7 @@ def compile_row_builder(
         "retype": _int_or_fail,
         "as_text": _json_text,
         "clock": _Clock(),
+        "loaded": _Clock(clock_offset),
         "started": sync_started_at,
         "millis": lambda: int(time.time() * 1000),
     }
@@ -326,14 +333,16 @@ def _column_code(
 
 
 class _Clock:
-    """The current UTC time as text, recomputed at most once per millisecond."""
+    """The current UTC time as text (``offset`` seconds ahead of this machine's clock),
+    recomputed at most once per millisecond."""
 
-    def __init__(self) -> None:
+    def __init__(self, offset: float = 0.0) -> None:
+        self._offset = offset
         self._ms = 0
         self._text = ""
 
     def __call__(self) -> str:
-        ms = int(time.time() * 1000)
+        ms = int((time.time() + self._offset) * 1000)
         if ms != self._ms:
             self._ms = ms
             now = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)

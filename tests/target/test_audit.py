@@ -271,9 +271,9 @@ def test_stream_whose_table_is_the_audit_table_fails_naming_stream_and_table(loa
 
 
 def test_end_of_run_summary_line_per_stream(loader):
-    result = loader.run_process(
-        [schema(), detail(1, T1), detail(2, T0), record(version=1, id=3, mod_ts=T0), activate(1)]
-    )
+    loader.run([schema(), detail(1, T1), detail(2, T0)])  # an earlier run
+    full_sync = [record(version=1, id=i, mod_ts=T0) for i in (3, 4, 5)]
+    result = loader.run_process([schema(), *full_sync, activate(1)])  # retires ids 1 and 2
     replay = loader.run_process([schema(), detail(1, T0), detail(4, T0)])
 
     line = r"Loaded stream 'order_details' into WMS_ORDER_DETAILS: {} records, {} written, "

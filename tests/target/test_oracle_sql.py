@@ -170,6 +170,21 @@ def test_old_versions_are_soft_or_hard_deleted():
     )
 
 
+def test_a_full_sync_retires_only_rows_loaded_before_it_started():
+    table = _plan().table
+    soft = _sql(
+        statements.retire_old_versions_statement(
+            table, VERSION_COLUMN, DELETED_COLUMN, dialects.ORACLE, loaded_column="SDC_LOADED_AT"
+        )
+    )
+    assert soft.endswith(
+        '"WMS_ORDER_DETAILS"."SDC_DELETED_AT" IS NULL AND ("WMS_ORDER_DETAILS"."SDC_LOADED_AT" IS '
+        'NULL OR "WMS_ORDER_DETAILS"."SDC_LOADED_AT" < TO_TIMESTAMP_TZ(:started, '
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.FF6TZH:TZM'))"
+    )
+    assert "SYSTIMESTAMP" in dialects.ORACLE.clock_sql()  # rows stamped on the database's clock
+
+
 def test_a_scoped_full_sync_retires_only_rows_holding_its_scope_values():
     table = _plan().table
     scope = ["ORDER_ID_KEY", "CUST_FIELD_1"]  # any columns, e.g. WMS_ENV

@@ -50,4 +50,4 @@ def test_metadata_columns_name_their_source():
 def test_without_add_record_metadata_only_the_version_columns_are_added():
     sources = {source for _, source in _columns(all_metadata=False).values()}
 
-    assert sources == {Source.FIELD, Source.TABLE_VERSION}
+    assert sources == {Source.FIELD, Source.TABLE_VERSION, Source.LOADED_AT}

@@ -82,6 +82,7 @@ def test_sqlite_types_mirror_the_oracle_ones(loader):
         "MOD_TS": "TIMESTAMP WITH TIME ZONE",
         "SDC_DELETED_AT": "TIMESTAMP WITH TIME ZONE",
         "SDC_TABLE_VERSION": "BIGINT",
+        "SDC_LOADED_AT": "TIMESTAMP WITH TIME ZONE",
     }
 
 
@@ -137,9 +138,9 @@ def test_stream_maps_and_flattening_shape_the_table(loader):
         flattening_max_depth=1,
     )
 
-    assert loader.rows() == [
-        {"ID": 1, "DIMS__WIDTH": "2.5", "SDC_DELETED_AT": None, "SDC_TABLE_VERSION": None}
-    ]
+    (row,) = loader.rows()
+    assert row.pop("SDC_LOADED_AT") is not None  # when it was written
+    assert row == {"ID": 1, "DIMS__WIDTH": "2.5", "SDC_DELETED_AT": None, "SDC_TABLE_VERSION": None}
 
 
 def test_without_validation_values_still_fit_their_columns(loader):

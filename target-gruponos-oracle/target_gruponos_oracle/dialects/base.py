@@ -105,6 +105,10 @@ class Database:
         """A JSON number (int, Decimal or float, never None) as the driver binds it exactly."""
         raise NotImplementedError
 
+    def clock_sql(self) -> str:
+        """A query of the database's current time, UTC, as ISO text (``YYYY-MM-DDTHH:MM:SS...``)."""
+        raise NotImplementedError
+
     def newer_or_equal(
         self, incoming: sa.ColumnElement, stored: sa.ColumnElement, kind: Kind
     ) -> sa.ColumnElement:

@@ -37,6 +37,12 @@ class Oracle(Database):
     }
     number_code: t.ClassVar[list[str]] = ["if {v}.__class__ is float: {v} = convert{i}({v})"]
 
+    def clock_sql(self) -> str:
+        return (
+            "SELECT TO_CHAR(SYS_EXTRACT_UTC(SYSTIMESTAMP), 'YYYY-MM-DD\"T\"HH24:MI:SS.FF6') "
+            "FROM dual"
+        )
+
     def bind_value(self, column: str, kind: Kind) -> sa.ColumnElement:
         """Date-times and dates arrive as text: converted with a fixed format mask."""
         param = sa.bindparam(column)

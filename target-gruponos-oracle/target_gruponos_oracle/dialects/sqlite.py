@@ -42,6 +42,9 @@ class SQLite(Database):
     single_writer = True  # SQLite locks the whole file while writing
     pool_pre_ping = False
 
+    def clock_sql(self) -> str:
+        return "SELECT strftime('%Y-%m-%dT%H:%M:%f', 'now')"
+
     def ordering_value(self, column: sa.ColumnElement, kind: Kind) -> sa.ColumnElement:
         """Date-times are text with offsets, which do not sort as instants: compare microseconds
         since the epoch instead (exact, unlike ``julianday``); decimal text compares as numbers."""

@@ -11,15 +11,26 @@ from functools import cached_property
 
 from singer_sdk.singerlib import RecordMessage
 
+from tap_gruponos_wms.errors import SettingsError
 from tap_gruponos_wms.full_table import FullTableRead
 from tap_gruponos_wms.incremental import IncrementalRead
 from tap_gruponos_wms.pagination import UTC
 from tap_gruponos_wms.schema import flatten_record, relation_fields, schema_from_describe
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from singer_sdk.helpers.types import Context
+
+#: The property setting key_column adds (its description marks it ours in a catalog).
+SOURCE_KEY_DESCRIPTION = "The WMS environment the record comes from (tap setting key_value)."
+SOURCE_KEY_PROPERTY = {"type": ["string"], "maxLength": 128, "description": SOURCE_KEY_DESCRIPTION}
+
+
+def source_key(config: Mapping[str, t.Any]) -> tuple[str, str] | None:
+    """(key_column, key_value) when both are set."""
+    column, value = config.get("key_column"), config.get("key_value")
+    return (str(column), str(value)) if column and value else None
 
 
 class WmsStream(IncrementalRead, FullTableRead):
@@ -32,22 +43,51 @@ class WmsStream(IncrementalRead, FullTableRead):
     primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)
 
     def __init__(self, tap: t.Any) -> None:
+        self._source_key = source_key(tap.config)
         super().__init__(tap)
         self._warned_unknown_fields = False
+        if self._source_key:
+            self.primary_keys = (self._source_key[0], "id")
 
     # -- schema and records ---------------------------------------------------------------
 
     @property
     def schema(self) -> dict:
-        """From the input catalog when given (no API call), else from `describe`."""
+        """From the input catalog when given (no API call), else from `describe`; with the
+        source key column (setting key_column) added."""
         if self._schema is None:
             catalog = self._tap.input_catalog
             entry = catalog.get_stream(self.name) if catalog else None
             if entry is not None:
-                self._schema = entry.schema.to_dict()
+                schema = entry.schema.to_dict()
             else:
-                self._schema = schema_from_describe(self.entity, self.describe(self.entity))
+                schema = schema_from_describe(self.entity, self.describe(self.entity))
+            self._schema = self._with_source_key(schema)
         return self._schema
+
+    def apply_catalog(self, catalog: t.Any) -> None:
+        """The catalog's choices; with key_column, its column in the schema and the key."""
+        super().apply_catalog(catalog)
+        if self._source_key and getattr(self, "_input_schema", None) is not None:
+            self._input_schema = self._with_source_key(self._input_schema)
+            self.primary_keys = (self._source_key[0], "id")
+
+    def _with_source_key(self, schema: dict) -> dict:
+        """``schema`` with the key_column property, refused when the entity has a field of
+        that name: every record's value of it would become the environment's name."""
+        if not self._source_key:
+            return schema
+        column = self._source_key[0]
+        existing = schema["properties"].get(column)
+        if existing is not None and existing.get("description") != SOURCE_KEY_DESCRIPTION:
+            msg = (
+                f"setting key_column: {column!r} is a field of entity {self.entity} (stream "
+                f"{self.name}): its values would all become key_value; name a column the WMS "
+                "does not have, e.g. wms_env"
+            )
+            raise SettingsError(msg)
+        properties = {**schema["properties"], column: SOURCE_KEY_PROPERTY}
+        return {**schema, "properties": properties}
 
     @cached_property
     def _relations(self) -> tuple[tuple[str, str], ...]:
@@ -64,6 +104,9 @@ class WmsStream(IncrementalRead, FullTableRead):
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         record = flatten_record(row, self._relations, self._selected)
+        if self._source_key:
+            column, value = self._source_key
+            record[column] = value
         if not self._warned_unknown_fields:
             known = set(self.effective_schema["properties"])
             if unknown := sorted(n for n in row if n not in known and not n.endswith("_set")):

@@ -86,6 +86,12 @@ HOOKS: tuple[Hook, ...] = (
     Hook(Stream, "_schema", None, "the schema, from the catalog or from describe, made once"),
     Hook(
         Stream,
+        "_input_schema",
+        None,
+        "the catalog's schema, which key_column's property is added to (and checked against)",
+    ),
+    Hook(
+        Stream,
         "_stream_version",
         None,
         "the version every RECORD of a full-table read carries (the SDK's RECORD field)",

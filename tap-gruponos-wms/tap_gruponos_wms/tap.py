@@ -134,6 +134,24 @@ class TapGruponosWms(Tap):
             "company_code", th.StringType, description="Only this company (code), e.g. GRUPONOS."
         ),
         th.Property(
+            "exclude_facility_codes",
+            th.ArrayType(th.StringType),
+            description="Every facility but these (codes): what no narrower read covers, e.g. "
+            "the facilities created after a list of them was made. Not with facility_code.",
+        ),
+        th.Property(
+            "key_column",
+            th.StringType,
+            description="Column added to every record, holding key_value, and made the first "
+            "key property (with id): when several WMS environments load one set of tables, "
+            "whose ids collide. Refused when an entity has a field of that name.",
+        ),
+        th.Property(
+            "key_value",
+            th.StringType,
+            description="The value of key_column in every record: the WMS environment's name.",
+        ),
+        th.Property(
             "request_timeout",
             th.IntegerType(minimum=1),
             default=60,
@@ -340,6 +358,11 @@ def check_settings(config: Mapping[str, t.Any]) -> None:
     if "/wms/lgfapi" in parts.path:
         msg = "setting base_url must be the environment root, without /wms/lgfapi/..."
         raise SettingsError(f"{msg}: {safe_url(base_url)!r}")
+    if config.get("facility_code") and config.get("exclude_facility_codes"):
+        msg = "settings facility_code and exclude_facility_codes: give one of them, not both"
+        raise SettingsError(msg)
+    if bool(config.get("key_column")) != bool(config.get("key_value")):
+        raise SettingsError("settings key_column and key_value: give both, or neither")
     dates = {name: _date_setting(config, name) for name in ("start_date", "end_date")}
     start, end = dates["start_date"], dates["end_date"]
     if start and end and end <= start:

@@ -47,6 +47,8 @@ class KeysetWalk(ApiRequests):
         params: dict[str, t.Any] = {}
         if (facility := self.config.get("facility_code")) and self.facility_filter:
             params[self.facility_filter] = facility
+        if (others := self.config.get("exclude_facility_codes")) and self.facility_filter:
+            params[f"{self.facility_filter}__in!"] = ",".join(others)  # lgfapi's negated __in
         if (company := self.config.get("company_code")) and self.company_filter:
             params[self.company_filter] = company
         return params

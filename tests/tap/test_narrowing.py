@@ -56,3 +56,30 @@ def test_facility_and_company_filters_reach_each_entity_through_its_orders(
     assert set(out.ids("order_details")) == expected_details
     assert set(out.ids("allocations")) == expected_allocations
     assert {r["facility_key"] for r in out.records("order_headers")} == {"FAC1"}
+
+
+def test_excluded_facilities_leave_out_their_records_in_every_entity(
+    sim, sim_config, run_tap
+) -> None:
+    """exclude_facility_codes: what a remainder partition reads (the facilities not listed)."""
+    orders = {r["id"]: r for r in sim.records("order_hdr")}
+    kept_orders = {i for i, o in orders.items() if o["facility_id"]["key"] != "FAC1"}
+    details = {r["id"] for r in sim.records("order_dtl") if r["order_id"]["id"] in kept_orders}
+
+    out = run_tap({**sim_config, "exclude_facility_codes": ["FAC1"]})
+
+    assert 0 < len(kept_orders) < len(orders)
+    assert set(out.ids("order_headers")) == kept_orders
+    assert set(out.ids("order_details")) == details
+    queries = [e["query"] for e in sim.request_log if e["query"].get("page_size")]
+    assert all(
+        q.get("order_id__facility_id__code__in!") == "FAC1"
+        for q in queries
+        if "order_id__facility_id__code__in!" in q
+    )
+    assert any("facility_id__code__in!" in q for q in queries)
+
+
+def test_facility_code_and_exclusions_together_are_one_line_naming_both(sim_config, tap_cli):
+    run = tap_cli({**sim_config, "facility_code": "FAC1", "exclude_facility_codes": ["FAC2"]})
+    run.assert_one_line_failure("facility_code", "exclude_facility_codes")

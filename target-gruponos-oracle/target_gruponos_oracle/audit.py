@@ -85,8 +85,9 @@ def insert_statement(table: sa.Table, database: Database) -> sa.Insert:
 
 def update_counts_statement(table: sa.Table, database: Database) -> sa.Update:
     """Sets a stream's counts and status (parameters ``v_<column>`` of ``COUNTS``, ``w_run``,
-    ``w_stream``)."""
-    return sa.update(table).where(*_of_stream(table)).values(_bound(COUNTS, database))
+    ``w_stream``); a row marked failed keeps its status (see `_unless_failed`)."""
+    values = _unless_failed(table, _bound(COUNTS, database))
+    return sa.update(table).where(*_of_stream(table)).values(values)
 
 
 def end_statement(table: sa.Table, database: Database) -> sa.Update:
@@ -99,8 +100,23 @@ def end_statement(table: sa.Table, database: Database) -> sa.Update:
 
 
 def end_stream_statement(table: sa.Table, database: Database) -> sa.Update:
-    """Ends one stream's row (``w_run``, ``w_stream``; ``v_`` + STATUS, ENDED_AT, MESSAGE)."""
-    return sa.update(table).where(*_of_stream(table)).values(_bound(ENDS, database))
+    """Ends one stream's row (``w_run``, ``w_stream``; ``v_`` + STATUS, ENDED_AT, MESSAGE),
+    unless it was marked failed."""
+    values = _unless_failed(table, _bound(ENDS, database))
+    return sa.update(table).where(*_of_stream(table)).values(values)
+
+
+def _unless_failed(
+    table: sa.Table, values: dict[str, sa.ColumnElement]
+) -> dict[str, sa.ColumnElement]:
+    """``values`` where the status, its end and its message stay as they are on a row
+    already failed: marked failed by the orchestrator of a killed run, a target that outlived
+    it a moment must not make the row say it succeeded."""
+    failed = table.c["STATUS"] == FAILED
+    return {
+        column: sa.case((failed, table.c[column]), else_=value) if column in ENDS else value
+        for column, value in values.items()
+    }
 
 
 def _of_stream(table: sa.Table) -> tuple[sa.ColumnElement[bool], ...]:

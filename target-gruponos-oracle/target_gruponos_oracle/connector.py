@@ -131,15 +131,15 @@ def build_table(
     database: Database,
 ) -> sa.Table:
     """A Table object for ``columns`` (name -> kind) with a primary key on ``keys``."""
+    key = [sa.PrimaryKeyConstraint(*keys)] if keys else []  # in the order of the keys
     return sa.Table(
         name,
         sa.MetaData(),
         *(
-            sa.Column(
-                col, database.sql_type(kind), primary_key=col in keys, nullable=col not in keys
-            )
+            sa.Column(col, database.sql_type(kind), nullable=col not in keys)
             for col, kind in columns.items()
         ),
+        *key,
         schema=schema,
     )
 
@@ -327,14 +327,21 @@ class OracleConnector(SQLConnector):
         )
 
     def evolve_table(
-        self, conn: sa.Connection, table: sa.Table, wanted: dict[str, Kind], *, unique_key: bool
+        self,
+        conn: sa.Connection,
+        table: sa.Table,
+        wanted: dict[str, Kind],
+        *,
+        unique_key: bool,
+        existing: dict[str, Kind] | None = None,
     ) -> dict[str, Kind]:
         """Create ``table`` or bring it to hold ``wanted`` columns; return the resulting kinds.
 
         With ``unique_key``, a table created without a key (by an append-only load) gets a
-        unique index on ``table``'s primary key columns, which keyed loads need.
+        unique index on ``table``'s primary key columns, which keyed loads need. ``existing``:
+        its columns as just reflected (None: reflected here; no table: created).
         """
-        existing = self.reflect_kinds(conn, table)
+        existing = existing if existing is not None else self.reflect_kinds(conn, table)
         if existing is None:
             conn.execute(sa.schema.CreateTable(table))
             return dict(wanted)
@@ -343,6 +350,25 @@ class OracleConnector(SQLConnector):
         if unique_key:
             self.ensure_unique_key(conn, table)
         return existing
+
+    def loaded_tables(
+        self, schema: str | None, prefix: str, exclude: sa.Table | None = None
+    ) -> list[str]:
+        """The tables of ``schema`` named ``prefix``... that this target loads (they have
+        SDC_TABLE_VERSION), but ``exclude`` (the audit table)."""
+        with self.begin() as conn:
+            inspector = sa.inspect(conn)
+            names = [n.upper() for n in inspector.get_table_names(schema=schema)]
+            return [
+                name
+                for name in sorted(names)
+                if name.startswith(prefix)
+                and (exclude is None or name != exclude.name)
+                and any(
+                    c["name"].upper() == "SDC_TABLE_VERSION"
+                    for c in inspector.get_columns(name, schema=schema)
+                )
+            ]
 
     def ensure_unique_key(self, conn: sa.Connection, table: sa.Table) -> None:
         """Add a unique index on the key columns if the table has neither it nor a primary key."""

@@ -22,6 +22,7 @@ from target_gruponos_oracle.errors import (
     SettingError,
     span,
 )
+from target_gruponos_oracle.keys import check_key
 from target_gruponos_oracle.logs import Throttle
 from target_gruponos_oracle.plan import (
     DELETED_COLUMN,
@@ -85,10 +86,13 @@ class OracleSink(SQLSink[OracleConnector]):
             )
             raise IdentifierCollisionError(msg)
         with self.connector.begin() as conn:
+            existing = self.connector.reflect_kinds(conn, plan.table)
+            if existing is not None and plan.dedupe:  # before any DDL: the key must match
+                check_key(conn, plan.table, existing, plan.keys)
             # overwrite adds a missing key index only once the old rows are gone
             overwrite = self.config.get("load_method") == "overwrite"
             actual = self.connector.evolve_table(
-                conn, plan.table, plan.kinds, unique_key=not overwrite
+                conn, plan.table, plan.kinds, unique_key=not overwrite, existing=existing
             )
             bookmark = self._audited_bookmark(plan)
             self._audit = self._start_audit(conn, plan, bookmark)  # one commit with the table

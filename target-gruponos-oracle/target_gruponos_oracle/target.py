@@ -25,6 +25,7 @@ from target_gruponos_oracle import sdk_hooks
 from target_gruponos_oracle.audit import DEFAULT_TABLE, MESSAGE_CHARS, AuditError, LoadAudit
 from target_gruponos_oracle.batch_files import batch_records, check_batch_message
 from target_gruponos_oracle.completeness import INCOMPLETE, InputEnds
+from target_gruponos_oracle.connector import conform_identifier, target_schema
 from target_gruponos_oracle.errors import (
     DatabaseError,
     IdentifierCollisionError,
@@ -32,6 +33,7 @@ from target_gruponos_oracle.errors import (
     RecordBeforeSchemaError,
     SchemaError,
 )
+from target_gruponos_oracle.keys import ADOPT_OPTION, adopt_key_column, parse_adopt
 from target_gruponos_oracle.logs import guard_main, redact, remember_secrets
 from target_gruponos_oracle.plan import stream_table_name
 from target_gruponos_oracle.sinks import OracleSink
@@ -435,10 +437,12 @@ class TargetGruponosOracle(SQLTarget):
         *args: t.Any,
         mark_failed: str | None = None,
         message: str | None = None,
+        adopt_key_column: str | None = None,
         **kwargs: t.Any,
     ) -> None:
-        """Run the target (or, with ``--mark-failed``, only mark a run failed); bad input ends
-        it with one clear line on stderr and exit code 1."""
+        """Run the target (or, with ``--mark-failed``, only mark a run failed; with
+        ``--adopt-key-column``, only change the tables' key); bad input ends it with one
+        clear line on stderr and exit code 1."""
         # Records make no reference cycles, yet every allocation counts towards a cyclic GC
         # pass over all live objects (imports included): freeze those and collect rarely.
         # Measured ~15% faster per record; memory stays bounded by the batch.
@@ -447,6 +451,8 @@ class TargetGruponosOracle(SQLTarget):
         try:
             if mark_failed is not None:
                 cls.mark_run_failed(mark_failed, message, kwargs.get("config"))
+            elif adopt_key_column is not None:
+                cls.adopt_key_column(adopt_key_column, kwargs.get("config"))
             else:
                 super().invoke(*args, **kwargs)
         except EXPECTED_FAILURES as exc:
@@ -476,9 +482,39 @@ class TargetGruponosOracle(SQLTarget):
         )
 
     @classmethod
+    def adopt_key_column(cls, spec: str, config: t.Any) -> None:
+        """Put a column (``wms_env=test``: WMS_ENV = 'test' in every existing row) first in the
+        key of every table of ``table_prefix`` whose key lacks it (see :mod:`keys`). Reads no
+        input."""
+        column, value = parse_adopt(spec)
+        target = cls(
+            config=getattr(config, "config", None),
+            validate_config=True,
+            parse_env_config=getattr(config, "parse_env", False),
+        )
+        connector, schema = target.target_connector, target_schema(target.config)
+        prefix = target.config.get("table_prefix", "WMS_")
+        prefix = conform_identifier(prefix) if prefix else ""
+        with target._database_errors("(adopt key column)"):
+            tables = connector.loaded_tables(schema, prefix, exclude=target.audit.table)
+            done = adopt_key_column(connector, tables, schema, column, value)
+        for table in done:
+            cls.logger.info(
+                "%s: %s = %r in %d existing rows; key (%s) -> (%s)",
+                table.table,
+                column,
+                value,
+                table.rows,
+                ", ".join(table.old_key),
+                ", ".join(table.new_key),
+            )
+        if not done:
+            cls.logger.info("No table %s... lacks %s in its key: nothing changed", prefix, column)
+
+    @classmethod
     def get_singer_command(cls) -> click.Command:
-        """The SDK's command plus ``--mark-failed``; anything unexpected, also before
-        `invoke`, is one line too."""
+        """The SDK's command plus ``--mark-failed`` and ``--adopt-key-column``; anything
+        unexpected, also before `invoke`, is one line too."""
         command = super().get_singer_command()
         command.params.extend(
             [
@@ -495,6 +531,16 @@ class TargetGruponosOracle(SQLTarget):
                     ["--message"],
                     metavar="TEXT",
                     help="With --mark-failed: the MESSAGE of the rows (the failure's one line).",
+                ),
+                click.Option(
+                    [ADOPT_OPTION],
+                    "adopt_key_column",
+                    metavar="COLUMN=VALUE",
+                    help=(
+                        "Read no input: add COLUMN (= VALUE in every existing row) first in "
+                        "the key of each table of table_prefix whose key lacks it, e.g. "
+                        "wms_env=test before a second WMS environment loads the tables."
+                    ),
                 ),
             ]
         )

@@ -465,3 +465,35 @@ def test_mark_failed_of_an_unknown_run_or_without_an_audit_table_is_one_line(loa
 
     loader.run([schema(), detail(1, T0), state(1)])
     assert "run 'nope' has no rows in SDC_LOAD_AUDIT" in one_error(_mark_failed(loader, "nope"))
+
+
+def test_a_row_marked_failed_stays_failed_when_its_target_ends_afterwards(loader):
+    """The orchestrator of a killed run marks its rows failed; its target, outliving the run a
+    moment, must not make them say succeeded when its input ends."""
+    target = loader.start_process(batch_size_rows=1)
+    assert target.stdin is not None
+    target.stdin.write(singer_text([schema(), detail(1, T0)]))
+    target.stdin.flush()
+    deadline = time.monotonic() + 30
+    while not (rows := _audit_if_any(loader)) or rows[0]["RECORDS_RECEIVED"] < 1:
+        assert time.monotonic() < deadline, "the first batch was not committed"
+        time.sleep(0.1)
+    marked = subprocess.run(
+        [*TARGET_CMD, "--config", str(loader.config_file()), "--mark-failed", rows[0]["RUN_ID"]],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert marked.returncode == 0, marked.stderr
+    target.communicate(singer_text([detail(2, T0), state(1)]), timeout=60)
+
+    (row,) = _audit(loader)
+    assert row["STATUS"] == "failed"
+    assert row["RECORDS_RECEIVED"] == 2, "the counts still equal what was committed"
+
+
+def _audit_if_any(loader: Loader) -> list[dict]:
+    try:
+        return _audit(loader)
+    except sqlite3.OperationalError:  # the table is not there yet
+        return []

@@ -238,3 +238,24 @@ def test_audit_rows_count_what_each_run_committed(oracle):
     assert [r["MAX_BOOKMARK"] for r in rows] == [T1, T1, T1, None, T1]
     assert all(r["ENDED_AFTER_START"] == 1 for r in rows)
     assert "field 'ord_qty'" in rows[3]["MESSAGE"]
+
+
+def test_adopting_a_key_column_changes_the_key_in_place(oracle):
+    oracle.run_process([schema(), detail(1, T0), detail(2, T0)])
+    keyed = {**DETAIL_PROPERTIES, "wms_env": {"type": ["string"], "maxLength": 128}}
+    environment = schema(properties=keyed, keys=("wms_env", "id"))
+    refused = oracle.run_process([environment, record(wms_env="test", id=1, mod_ts=T1)])
+    assert refused.returncode == 1 and "--adopt-key-column" in refused.stderr
+
+    adopted = subprocess.run(
+        [*TARGET_CMD, "--config", str(oracle.config_file()), "--adopt-key-column", "wms_env=test"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert adopted.returncode == 0, adopted.stderr
+    loaded = oracle.run_process(
+        [environment, record(wms_env="test", id=1, mod_ts=T1), record(wms_env="prod", id=1)]
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert sorted(r["ID"] for r in oracle.rows()) == [1, 1, 2]

@@ -185,6 +185,16 @@ def test_a_full_sync_retires_only_rows_loaded_before_it_started():
     assert "SYSTIMESTAMP" in dialects.ORACLE.clock_sql()  # rows stamped on the database's clock
 
 
+def test_a_key_column_is_adopted_with_oracle_alter_statements():
+    assert dialects.ORACLE.alters_keys_in_place
+    assert (
+        dialects.ORACLE.drop_primary_key_ddl('"T"') == 'ALTER TABLE "T" DROP PRIMARY KEY DROP INDEX'
+    )
+    assert dialects.ORACLE.add_column_ddl('"T"', '"WMS_ENV"', "VARCHAR2(128 CHAR)") == (
+        'ALTER TABLE "T" ADD ("WMS_ENV" VARCHAR2(128 CHAR))'
+    )
+
+
 def test_a_scoped_full_sync_retires_only_rows_holding_its_scope_values():
     table = _plan().table
     scope = ["ORDER_ID_KEY", "CUST_FIELD_1"]  # any columns, e.g. WMS_ENV
@@ -366,8 +376,11 @@ def test_audit_statements_bind_date_times_with_an_explicit_format():
         'WHERE "WMS"."SDC_LOAD_AUDIT"."RUN_ID" = :w_run '
         'AND "WMS"."SDC_LOAD_AUDIT"."STREAM_NAME" = :w_stream'
     )
-    assert '"STATUS"=:v_STATUS' in update and '"ENDED_AT"=' + stamp.format("v_ENDED_AT") in end
-    assert '"MESSAGE"=:v_MESSAGE' in update  # the final batch writes why a stream is incomplete
+    kept = 'CASE WHEN ("WMS"."SDC_LOAD_AUDIT"."STATUS" = :STATUS_1) THEN "WMS"."SDC_LOAD_AUDIT".'
+    assert f'"STATUS"={kept}"STATUS" ELSE :v_STATUS END' in update  # a failed row stays failed
+    assert '"ENDED_AT"=' + stamp.format("v_ENDED_AT") in end
+    # the final batch writes why a stream is incomplete
+    assert f'"MESSAGE"={kept}"MESSAGE" ELSE :v_MESSAGE END' in update
     assert end.endswith('WHERE "WMS"."SDC_LOAD_AUDIT"."RUN_ID" = :w_run')
 
 

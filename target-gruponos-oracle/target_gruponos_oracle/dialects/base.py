@@ -78,6 +78,8 @@ class Database:
     single_writer: t.ClassVar[bool] = False
     #: Check a pooled connection before use (servers drop idle connections; files do not).
     pool_pre_ping: t.ClassVar[bool] = True
+    #: Whether a table's key can be changed with ALTER (else the table is rebuilt by copy).
+    alters_keys_in_place: t.ClassVar[bool] = False
 
     def sql_type(self, kind: Kind) -> sa.types.TypeEngine:
         """The column type for ``kind``: one that keeps every value exactly."""
@@ -145,6 +147,10 @@ class Database:
         database cannot (the connector then rebuilds the column through a copy)."""
         _ = table, column, old, new, spec
         return None
+
+    def drop_primary_key_ddl(self, table: str) -> str:
+        """Drop the primary key of ``table`` (already quoted), its index with it."""
+        raise NotImplementedError
 
     def prepare(self, url: sa.URL) -> None:
         """Make ``url`` usable before the engine opens it (nothing by default)."""

@@ -36,6 +36,7 @@ class Oracle(Database):
         "timestamp": Declared("TIMESTAMP(6) WITH TIME ZONE"),
     }
     number_code: t.ClassVar[list[str]] = ["if {v}.__class__ is float: {v} = convert{i}({v})"]
+    alters_keys_in_place = True
 
     def clock_sql(self) -> str:
         return (
@@ -88,6 +89,9 @@ class Oracle(Database):
 
     def add_column_ddl(self, table: str, column: str, spec: str) -> str:
         return f"ALTER TABLE {table} ADD ({column} {spec})"
+
+    def drop_primary_key_ddl(self, table: str) -> str:
+        return f"ALTER TABLE {table} DROP PRIMARY KEY DROP INDEX"
 
     def modify_column_ddl(
         self, table: str, column: str, old: Kind, new: Kind, spec: str

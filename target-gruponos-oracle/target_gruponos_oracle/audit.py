@@ -265,6 +265,26 @@ class StreamAudit:
             f"{seconds:.1f} s, {rate:,.0f} rows/s"
         )
 
+    def row_fields(self, failure: str | None) -> dict[str, t.Any]:
+        """What the stream's audit row says at the end, as structured log fields named like
+        its columns, lower case, prefixed ``audit_`` (an orchestrator reads them from the log
+        instead of the table)."""
+        c, outcome = self.counts, self.outcome
+        fields = {
+            "run_id": self.run.run_id,
+            "job_run_id": self.run.job_run_id,
+            "stream_name": self.stream,
+            "table_name": self.table,
+            "status": FAILED if failure is not None else outcome.status,
+            "records_received": c.records,
+            "rows_written": c.written,
+            "rows_skipped_older": c.skipped_older,
+            "rows_retired": c.retired,
+            "max_bookmark": None if c.bookmark is None else str(c.bookmark),
+            "message": (failure if failure is not None else outcome.message) or "",
+        }
+        return {f"audit_{name}": value for name, value in fields.items()}
+
     def end_parameters(self) -> dict[str, t.Any]:
         """The ``end_stream_statement`` parameters: the row ends with the stream's outcome."""
         outcome = self.outcome
@@ -371,7 +391,7 @@ class LoadAudit:
         reached any more is logged as a warning and the failure still propagates.
         """
         for stream in self.streams.values():
-            self.logger.info("%s", stream.summary())
+            self.logger.info("%s", stream.summary(), extra=stream.row_fields(failure))
         if self.table is None or not self.streams:
             return
         try:

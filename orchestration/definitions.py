@@ -1,24 +1,31 @@
-"""The Dagster code location: `dagster dev -m orchestration.definitions`.
+"""The Dagster code location: `dg dev` (or `dagster dev -m orchestration.definitions`).
 
-Three partitioned asset groups over the same warehouse tables, one per way of splitting the
-work, each partition a `meltano run` with its own state id and Meltano directory
-(`orchestration.meltano`):
+**One asset per warehouse table** (``wms/allocations``, ``wms/order_details``,
+``wms/order_headers``), partitioned by where its rows are loaded from: ``test`` (a whole WMS
+environment), ``test/FAC1`` (one facility of it), ``test/*other*`` (every facility of it but
+the listed ones, so a facility nobody listed is loaded too). A table is one node of the
+lineage and one freshness line, as a data team sees it; its partitions say which runs keep
+which part of it fresh. A multi-dimensional key (environment x facility) was the other choice:
+most of its combinations would not exist (an environment not split has no facility), and
+Dagster's dynamic dimensions make a key unusable until a sensor has added it (``dagster job
+execute`` with a new key would fail). The facilities are static keys, listed in the settings
+or discovered when the definitions load; one created later is loaded by its environment's
+remainder partition at once and named by the ``facility_coverage`` sensor until a reload gives
+it a key of its own. The backfill is a job of its own, partitioned by `mod_ts` window
+(``backfill_windows``): its runs write the same tables, and record that as an observation of
+each, not as a materialization, so a backfill never makes a live table look fresh.
 
-- ``wms/facility/*``: one partition per facility of an environment (``test/FAC1``), narrowed
-  with `facility_code`. Its full sync re-reads the facility and retires nothing.
-- ``wms/environment/*``: one partition per WMS environment, unnarrowed. Its weekly full sync
-  is the one that reconciles deletions (retiring only its own environment's rows).
-- ``wms/backfill/*``: one partition per `mod_ts` window (a month or a week) of the backfilled
-  environment, ending where its live runs start.
-
-Each materialisation records, per stream, what its audit rows say (status, records, rows
-written and retired, largest bookmark); a failed run raises its one-line cause, after
-marking its audit rows failed, and is retried from its own state.
+Each materialisation records, per table, what its audit row says (status, records, rows
+written and retired, largest bookmark); a failed run raises its one-line cause, after marking
+its audit rows failed, and is retried from its own state. What makes overlapping, killed and
+terminated runs safe is in `orchestration.meltano`.
 """
 
 # No `from __future__ import annotations`: Dagster reads the asset functions' annotations
 # (the config class, the resource) at definition time.
+import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,14 +38,28 @@ if TYPE_CHECKING:  # what define_asset_job returns (not exported by dagster)
     )
 
 from orchestration.meltano import MeltanoProject, RunResult
-from orchestration.settings import Orchestration, WmsEnvironment, load_settings
-from orchestration.slices import Slice
+from orchestration.settings import (
+    Orchestration,
+    WmsEnvironment,
+    facility_code_complaint,
+    load_settings,
+)
+from orchestration.slices import REMAINDER, Slice
 
-#: The tables each partition loads, as assets (other selected streams are in the metadata
-#: of the run's first asset).
+#: The tables each run loads, as assets (other selected streams are in the metadata of the
+#: run's first asset).
 STREAMS = ("allocations", "order_details", "order_headers")
 INCREMENTAL_EVERY_2H, FULL_WEEKLY = "0 */2 * * *", "0 0 * * 0"  # as meltano.yml schedules
 _LEVELS = frozenset({"debug", "info", "warning", "error"})  # Meltano's, as Dagster logs them
+#: Run tag of the full-sync jobs: the partition re-reads every record (FULL_TABLE), with
+#: ACTIVATE_VERSION when unnarrowed. A tag, not config: job tags reach every run of the job,
+#: from schedules, the UI or `dagster job execute --tags`.
+FULL_TAG = {"gruponos/sync": "full"}
+#: Which jobs take which partitions: facility jobs a facility or remainder key, environment
+#: jobs an environment's.
+FACILITY_JOBS = ("facility_incremental", "facility_full")
+ENVIRONMENT_JOBS = ("environment_incremental", "environment_full")
+logger = logging.getLogger("orchestration")
 
 
 class MeltanoResource(dg.ConfigurableResource):
@@ -54,52 +75,90 @@ class MeltanoResource(dg.ConfigurableResource):
         self.project.ensure_installed()
 
 
-#: Run tag of the full-sync jobs: the partition re-reads every record (FULL_TABLE), with
-#: ACTIVATE_VERSION when unnarrowed. A tag, not config: job tags reach every run of the job,
-#: from schedules, the UI or `dagster job execute --tags`.
-FULL_TAG = {"gruponos/sync": "full"}
-
-
-def build_definitions(settings: Orchestration, project_dir: str) -> dg.Definitions:
-    """Every asset, job and schedule of the settings' partitions."""
-    meltano = MeltanoResource(project_dir=project_dir)
-    by_facility = dg.StaticPartitionsDefinition(facility_keys(settings, meltano.project))
-    by_environment = dg.StaticPartitionsDefinition([e.name for e in settings.environments])
-    groups = [
-        _sync_assets(settings, "facility", by_facility, lambda key: facility_slice(settings, key)),
-        _sync_assets(
-            settings, "environment", by_environment, lambda key: environment_slice(settings, key)
-        ),
-    ]
-    jobs, schedules = _live_jobs(settings, groups, by_facility)
-    if settings.backfill:
-        windows = _windows(settings)
-        backfill = _sync_assets(settings, "backfill", windows, None)
-        groups.append(backfill)
-        jobs.append(dg.define_asset_job("backfill_windows", [backfill]))
-    return dg.Definitions(
-        assets=groups,
-        jobs=jobs,
-        schedules=schedules,
-        resources={"meltano": meltano},
-        # one step per run, and Meltano runs in its own processes anyway: no step process
-        executor=dg.in_process_executor,
-    )
-
-
 # Partitions -----------------------------------------------------------------------------
 
 
-def facility_keys(settings: Orchestration, project: MeltanoProject) -> list[str]:
-    """``<environment>/<facility>`` for every facility partition (discovered ones read once,
-    when the definitions load)."""
-    keys = []
-    for environment in settings.environments:
-        codes = environment.facilities
-        if codes == "discover":
-            codes = project.facility_codes(environment.meltano_environment, environment.env)
-        keys += [f"{environment.name}/{code}" for code in codes]
-    return keys
+@dataclass(frozen=True)
+class Layout:
+    """The partitions of every environment: its own key, and for one split by facility a key
+    per facility and its remainder."""
+
+    settings: Orchestration
+    facilities: dict[str, list[str] | None]  # environment -> its facility codes; None: not split
+    discovery_errors: dict[str, str]  # environment -> why its facilities were not discovered
+
+    @classmethod
+    def of(cls, settings: Orchestration, project: MeltanoProject) -> "Layout":
+        facilities: dict[str, list[str] | None] = {}
+        errors: dict[str, str] = {}
+        for environment in settings.environments:
+            codes = environment.facilities
+            if codes == "discover":
+                try:
+                    codes = project.facility_codes(environment.meltano_environment, environment.env)
+                except Exception as exc:  # the other environments load whatever this one does
+                    errors[environment.name] = " ".join(f"{type(exc).__name__}: {exc}".split())
+                    logger.error(
+                        "environment %s: facilities not discovered (%s); its remainder "
+                        "partition %s/%s loads all of them until the definitions reload",
+                        environment.name,
+                        errors[environment.name],
+                        environment.name,
+                        REMAINDER,
+                    )
+                    codes = []
+            if environment.facilities == "discover":
+                codes = _usable(environment.name, codes)
+            facilities[environment.name] = list(codes) if environment.facilities else None
+        return cls(settings, facilities, errors)
+
+    @property
+    def keys(self) -> list[str]:
+        keys = []
+        for name, codes in self.facilities.items():
+            if codes is not None:
+                keys += [f"{name}/{code}" for code in codes] + [f"{name}/{REMAINDER}"]
+            keys.append(name)
+        return keys
+
+    def facility_keys(self) -> list[str]:
+        return [k for k in self.keys if "/" in k]
+
+    def environment_keys(self, *, split: bool | None = None) -> list[str]:
+        """The environments' own keys (``split``: only those split by facility, or not)."""
+        return [
+            name
+            for name, codes in self.facilities.items()
+            if split is None or (codes is not None) == split
+        ]
+
+    def slice_of(self, key: str) -> tuple[Slice, WmsEnvironment]:
+        name, _, facility = key.partition("/")
+        environment = self.settings.environment(name)
+        common = {
+            "key_column": self.settings.key_column,
+            "start": live_start(self.settings, environment),
+        }
+        if not facility:
+            return Slice(name, **common), environment
+        if facility == REMAINDER:
+            return Slice(name, other_than=tuple(self.facilities[name] or ()), **common), environment
+        return Slice(name, facility=facility, **common), environment
+
+
+def _usable(environment: str, codes: list[str]) -> list[str]:
+    """The discovered codes that can be partition keys; the remainder loads the others."""
+    usable = [code for code in dict.fromkeys(codes) if facility_code_complaint([code]) is None]
+    if left := [code for code in codes if code not in usable]:
+        logger.error(
+            "environment %s: facilities %s have no partition of their own (%s); %s/%s loads them",
+            environment,
+            left,
+            facility_code_complaint(left[:1]),
+            environment,
+            REMAINDER,
+        )
+    return usable
 
 
 def live_start(settings: Orchestration, environment: WmsEnvironment) -> datetime | None:
@@ -108,20 +167,6 @@ def live_start(settings: Orchestration, environment: WmsEnvironment) -> datetime
     if backfill is None or backfill.environment != environment.name:
         return None
     return backfill.moment(backfill.end)
-
-
-def facility_slice(settings: Orchestration, key: str) -> tuple[Slice, WmsEnvironment]:
-    name, facility = key.split("/", 1)
-    environment = settings.environment(name)
-    start = live_start(settings, environment)
-    part = Slice(name, facility=facility, key_column=settings.key_column, start=start)
-    return part, environment
-
-
-def environment_slice(settings: Orchestration, key: str) -> tuple[Slice, WmsEnvironment]:
-    environment = settings.environment(key)
-    start = live_start(settings, environment)
-    return Slice(key, key_column=settings.key_column, start=start), environment
 
 
 def _windows(settings: Orchestration) -> dg.TimeWindowPartitionsDefinition:
@@ -141,21 +186,18 @@ def window_slice(settings: Orchestration, window: dg.TimeWindow) -> tuple[Slice,
     return part, settings.environment(backfill.environment)
 
 
-# Assets ---------------------------------------------------------------------------------
+# The tables -----------------------------------------------------------------------------
 
 
-def _sync_assets(
-    settings: Orchestration,
-    kind: str,
-    partitions: dg.PartitionsDefinition,
-    slice_of: Callable[[str], tuple[Slice, WmsEnvironment]] | None,
+def _table_assets(
+    settings: Orchestration, layout: Layout, partitions: dg.PartitionsDefinition
 ) -> dg.AssetsDefinition:
-    """The tables, loaded one ``kind`` partition per run (``slice_of`` None: time windows)."""
+    """The warehouse tables, loaded one partition per run."""
     specs = [
         dg.AssetSpec(
-            ["wms", kind, stream],
-            description=f"WMS_{stream.upper()} (the warehouse table), loaded per {kind}",
-            group_name=f"wms_by_{kind}",
+            ["wms", stream],
+            description=f"WMS_{stream.upper()}, the warehouse table",
+            group_name="wms",
             kinds={"meltano", "oracle"},
             skippable=True,
         )
@@ -163,7 +205,7 @@ def _sync_assets(
     ]
 
     @dg.multi_asset(
-        name=f"wms_{kind}",
+        name="wms_tables",
         specs=specs,
         partitions_def=partitions,
         retry_policy=dg.RetryPolicy(
@@ -172,30 +214,54 @@ def _sync_assets(
             backoff=dg.Backoff.EXPONENTIAL,
         ),
     )
-    def sync(
+    def wms_tables(
         context: dg.AssetExecutionContext, meltano: MeltanoResource
     ) -> Iterator[dg.MaterializeResult]:
-        if slice_of is None:
-            part, environment = window_slice(settings, context.partition_time_window)
-        else:
-            part, environment = slice_of(context.partition_key)
-        full = context.run.tags.items() >= FULL_TAG.items() and slice_of is not None
-        job = "full-sync" if full else "incremental-sync"
+        key = context.partition_key
+        _check_partition(context.job_name, key)
+        part, environment = layout.slice_of(key)
+        full = context.run.tags.items() >= FULL_TAG.items()
         result = meltano.project.run(
-            part, job, environment.meltano_environment, environment.env, _logger(context)
+            part,
+            "full-sync" if full else "incremental-sync",
+            environment.meltano_environment,
+            environment.env,
+            _logger(context),
+            exclusive=full and "/" not in key,  # the environment's full sync retires rows
+            wait=settings.lock_wait_seconds,
         )
+        if result.skipped:
+            return
         if not result.ok:
-            raise dg.Failure(description=result.cause, metadata=_run_metadata(result))
-        yield from _materializations(kind, result)
+            raise _failure(result)
+        yield from _materializations(result)
 
-    return sync
+    return wms_tables
 
 
-def _logger(context: dg.AssetExecutionContext) -> Callable[[str, str], None]:
+def _check_partition(job: str, key: str) -> None:
+    if job in FACILITY_JOBS and "/" not in key:
+        raise dg.Failure(
+            f"{job} runs a facility's partition (test/FAC1, test/{REMAINDER}), not {key!r}"
+        )
+    if job in ENVIRONMENT_JOBS and "/" in key:
+        raise dg.Failure(f"{job} runs an environment's partition (test, prod), not {key!r}")
+
+
+def _logger(context: dg.OpExecutionContext) -> Callable[[str, str], None]:
     def log(level: str, line: str) -> None:
         getattr(context.log, level if level in _LEVELS else "error")(line)
 
     return log
+
+
+def _failure(result: RunResult) -> dg.Failure:
+    """The run's one-line cause as the step's failure; retried unless it was terminated."""
+    return dg.Failure(
+        description=result.cause,
+        metadata=_run_metadata(result),
+        allow_retries=not result.terminated,
+    )
 
 
 def _run_metadata(result: RunResult) -> dict[str, dg.MetadataValue]:
@@ -210,56 +276,99 @@ def _run_metadata(result: RunResult) -> dict[str, dg.MetadataValue]:
     }
 
 
-def _materializations(kind: str, result: RunResult) -> Iterator[dg.MaterializeResult]:
+def _table_metadata(result: RunResult, row: dict) -> dict[str, dg.MetadataValue]:
+    bookmark = row.get("MAX_BOOKMARK")
+    return {
+        **_run_metadata(result),
+        "status": dg.MetadataValue.text(str(row["STATUS"])),
+        "records": dg.MetadataValue.int(int(row["RECORDS_RECEIVED"] or 0)),
+        "rows_written": dg.MetadataValue.int(int(row["ROWS_WRITTEN"] or 0)),
+        "rows_retired": dg.MetadataValue.int(int(row["ROWS_RETIRED"] or 0)),
+        "max_bookmark": dg.MetadataValue.text(str(bookmark) if bookmark else "none"),
+        "message": dg.MetadataValue.text(str(row.get("MESSAGE") or "")),
+        "table": dg.MetadataValue.text(str(row["TABLE_NAME"])),
+    }
+
+
+def _materializations(result: RunResult) -> Iterator[dg.MaterializeResult]:
     """One per table the run loaded, with its audit row: the UI's freshness per partition."""
     rows = {row["STREAM_NAME"]: row for row in result.audit}
     for stream in STREAMS:
-        if (row := rows.get(stream)) is None:
-            continue
-        bookmark = row["MAX_BOOKMARK"] or row["MAX_BOOKMARK_TEXT"]
-        yield dg.MaterializeResult(
-            asset_key=["wms", kind, stream],
-            metadata={
-                **_run_metadata(result),
-                "status": dg.MetadataValue.text(str(row["STATUS"])),
-                "records": dg.MetadataValue.int(int(row["RECORDS_RECEIVED"] or 0)),
-                "rows_written": dg.MetadataValue.int(int(row["ROWS_WRITTEN"] or 0)),
-                "rows_retired": dg.MetadataValue.int(int(row["ROWS_RETIRED"] or 0)),
-                "max_bookmark": dg.MetadataValue.text(str(bookmark) if bookmark else "none"),
-                "message": dg.MetadataValue.text(str(row["MESSAGE"] or "")),
-                "table": dg.MetadataValue.text(str(row["TABLE_NAME"])),
-            },
+        if (row := rows.get(stream)) is not None:
+            yield dg.MaterializeResult(
+                asset_key=["wms", stream], metadata=_table_metadata(result, row)
+            )
+
+
+# Backfill -------------------------------------------------------------------------------
+
+
+def _backfill_job(settings: Orchestration) -> dg.JobDefinition:
+    """One `mod_ts` window per run, into the same tables (recorded as observations of them)."""
+
+    @dg.op(
+        name="backfill_window",
+        retry_policy=dg.RetryPolicy(
+            max_retries=settings.max_retries,
+            delay=settings.retry_delay_seconds,
+            backoff=dg.Backoff.EXPONENTIAL,
+        ),
+    )
+    def backfill_window(
+        context: dg.OpExecutionContext, meltano: MeltanoResource
+    ) -> Iterator[dg.AssetObservation]:
+        part, environment = window_slice(settings, context.partition_time_window)
+        result = meltano.project.run(
+            part,
+            "incremental-sync",
+            environment.meltano_environment,
+            environment.env,
+            _logger(context),
+            wait=settings.lock_wait_seconds,
         )
+        if not result.ok:
+            raise _failure(result)
+        rows = {row["STREAM_NAME"]: row for row in result.audit}
+        for stream in STREAMS:
+            if (row := rows.get(stream)) is not None:
+                yield dg.AssetObservation(
+                    asset_key=["wms", stream], metadata=_table_metadata(result, row)
+                )
+        yield dg.Output(None)
+
+    @dg.job(name="backfill_windows", partitions_def=_windows(settings))
+    def backfill_windows() -> None:
+        backfill_window()
+
+    return backfill_windows
 
 
-# Jobs and schedules ---------------------------------------------------------------------
+# Jobs, schedules, sensors ---------------------------------------------------------------
 
 
 def _live_jobs(
-    settings: Orchestration,
-    groups: list[dg.AssetsDefinition],
-    by_facility: dg.PartitionsDefinition,
+    layout: Layout, tables: dg.AssetsDefinition
 ) -> tuple[list["UnresolvedAssetJobDefinition"], list[dg.ScheduleDefinition]]:
-    """meltano.yml's two schedules per partition: 2-hourly incremental, weekly full.
-
-    An environment split by facility runs its incremental syncs per facility; its weekly
-    unnarrowed full sync (``environment_full``) is the only job that reconciles deletions.
-    """
-    facility, environment = groups
-    facilities = by_facility.get_partition_keys()
-    environments = [e.name for e in settings.environments]
-    unsplit = [e.name for e in settings.environments if not e.facilities]
-    plans = [  # job, its assets, its tags, when, which partitions
-        ("facility_incremental", facility, None, INCREMENTAL_EVERY_2H, facilities),
-        ("facility_full", facility, FULL_TAG, FULL_WEEKLY, facilities),
-        ("environment_incremental", environment, None, INCREMENTAL_EVERY_2H, unsplit),
-        ("environment_full", environment, FULL_TAG, FULL_WEEKLY, environments),
+    """meltano.yml's schedules per partition: every 2 hours the incremental runs (per facility
+    and remainder where an environment is split, else per environment), weekly the full sync of
+    each environment, the only job that reconciles deletions; a facility's full sync runs when
+    asked for."""
+    plans = [  # job, its tags, when, which partitions (None: no schedule)
+        ("facility_incremental", None, INCREMENTAL_EVERY_2H, layout.facility_keys()),
+        ("facility_full", FULL_TAG, None, None),
+        (
+            "environment_incremental",
+            None,
+            INCREMENTAL_EVERY_2H,
+            layout.environment_keys(split=False),
+        ),
+        ("environment_full", FULL_TAG, FULL_WEEKLY, layout.environment_keys()),
     ]
     jobs, schedules = [], []
-    for name, assets, tags, cron, keys in plans:
-        job = dg.define_asset_job(name, [assets], tags=tags)
+    for name, tags, cron, keys in plans:
+        job = dg.define_asset_job(name, [tables], tags=tags)
         jobs.append(job)
-        if keys:
+        if cron and keys:
             schedules.append(_every_partition(job, cron, keys))
     return jobs, schedules
 
@@ -275,6 +384,65 @@ def _every_partition(
         return [dg.RunRequest(run_key=f"{key}@{tick}", partition_key=key) for key in keys]
 
     return every
+
+
+def _coverage_sensor(layout: Layout, meltano: MeltanoResource) -> dg.SensorDefinition:
+    """Names the facilities of a split environment that have no partition of their own (its
+    remainder partition loads them), and facility discoveries that failed at load."""
+
+    @dg.sensor(
+        name="facility_coverage",
+        minimum_interval_seconds=600,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def facility_coverage(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        notes = [
+            f"{name}: discovery failed at load: {why}"
+            for name, why in layout.discovery_errors.items()
+        ]
+        for environment in layout.settings.environments:
+            own = layout.facilities[environment.name]
+            if own is None:
+                continue
+            try:
+                codes = meltano.project.facility_codes(
+                    environment.meltano_environment, environment.env
+                )
+            except Exception as exc:
+                notes.append(
+                    f"{environment.name}: facilities not read: {type(exc).__name__}: {exc}"
+                )
+                continue
+            if extra := sorted(set(codes) - set(own)):
+                notes.append(
+                    f"{environment.name}: {', '.join(extra)} without a partition of its own: "
+                    f"loaded by {environment.name}/{REMAINDER} (reload the definitions to give "
+                    "each its own)"
+                )
+        for note in notes:
+            context.log.warning(note)
+        return dg.SkipReason("; ".join(notes) or "every facility has a partition of its own")
+
+    return facility_coverage
+
+
+def build_definitions(settings: Orchestration, project_dir: str) -> dg.Definitions:
+    """Every asset, job, schedule and sensor of the settings' partitions."""
+    meltano = MeltanoResource(project_dir=project_dir)
+    layout = Layout.of(settings, meltano.project)
+    tables = _table_assets(settings, layout, dg.StaticPartitionsDefinition(layout.keys))
+    jobs, schedules = _live_jobs(layout, tables)
+    if settings.backfill:
+        jobs.append(_backfill_job(settings))
+    return dg.Definitions(
+        assets=[tables],
+        jobs=jobs,
+        schedules=schedules,
+        sensors=[_coverage_sensor(layout, meltano)],
+        resources={"meltano": meltano},
+        # one step per run, and Meltano runs in its own processes anyway: no step process
+        executor=dg.in_process_executor,
+    )
 
 
 def _definitions() -> dg.Definitions:

@@ -2,7 +2,8 @@
 embedded demo's, ``orchestration/demo.yml``).
 
 Declared once, with types and defaults; a mistake is one line naming the file and the
-setting. Secrets never go here: the runs inherit them from the process environment (the
+setting, also where Dagster loads the definitions (a ``click`` error: the CLI prints just the
+line). Secrets never go here: the runs inherit them from the process environment (the
 plugins' own ``TAP_GRUPONOS_WMS_*`` / ``TARGET_GRUPONOS_ORACLE_*`` variables).
 """
 
@@ -13,17 +14,42 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Literal
 
+import click
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from orchestration.slices import REMAINDER
 
 SETTINGS_ENV = "GRUPONOS_ORCHESTRATION"
 PACKAGE = Path(__file__).resolve().parent
 DEMO = PACKAGE / "demo.yml"
 NAME = r"^[A-Za-z][A-Za-z0-9_]*$"  # a partition key, a state id part and a column value
+#: Fields every lgfapi entity has, and those Oracle documents for the mission entities (and
+#: the `X_key` the tap adds for each relation `X_id`): a key_column named like one of them
+#: would overwrite it. The tap refuses the others (tenant custom fields) when it reads the
+#: entity's describe.
+WMS_FIELDS = frozenset(
+    """id create_ts create_user mod_ts mod_user
+    alloc_qty alloc_uom_id cartonize_uom_id final_oblpn_nbr from_inventory_id is_picking_flg
+    mhe_system_id ob_lpn_type_id order_dtl_id packed_qty pick_locn_str pick_user picked_ts
+    status_id task_id task_seq_nbr to_inventory_id type_id wave_id
+    order_id seq_nbr item_id ord_qty orig_ord_qty ordered_uom_id ordered_uom_qty uom_id
+    batch_number_id invn_attr_id orig_order_ref_id cost sale_price po_nbr shipment_nbr
+    serial_nbr lock_code order_nbr order_type_id facility_id company_id ord_date
+    req_ship_date sched_ship_date start_ship_date stop_ship_date order_shipped_ts priority
+    customer_po_nbr sales_order_nbr ship_via_id dest_facility_id destination_company_id
+    shipto_facility_id stage_location_id payment_method_id total_orig_ord_qty
+    orig_sku_count""".split()  # noqa: SIM905  # a word list reads as one
+)
+#: Prefixes of the field families the WMS and its tenants add (cust_field_1, erp_..., ...).
+WMS_FIELD_PREFIXES = ("cust_", "erp_", "tms_", "shipto_", "voucher_")
 
 
-class SettingsError(Exception):
+class SettingsError(click.ClickException):
     """The settings file cannot be used (one line: the file, the setting, why)."""
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class _Strict(BaseModel):
@@ -98,12 +124,34 @@ class Orchestration(_Strict):
     retry_delay_seconds: float = Field(
         30, ge=0, description="First wait before a retry (doubles for each further one)."
     )
+    lock_wait_seconds: float = Field(
+        3600,
+        ge=0,
+        description=(
+            "How long a run waits for another run of its partition, and a full sync for the "
+            "runs of its environment, to end."
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Orchestration:
         names = [e.name for e in self.environments]
         if len(set(names)) != len(names):
             raise ValueError(f"environments: names repeat: {names}")
+        for index, environment in enumerate(self.environments):
+            codes = environment.facilities
+            if isinstance(codes, list) and (complaint := facility_code_complaint(codes)):
+                raise ValueError(f"environments.{index}.facilities: {complaint}")
+        column = self.key_column
+        if column and (
+            column.lower() in WMS_FIELDS
+            or column.lower().endswith("_key")
+            or column.lower().startswith(WMS_FIELD_PREFIXES)
+        ):
+            raise ValueError(
+                f"key_column: {column!r} is (or looks like) a field of the WMS: every row's value "
+                "of it would become its environment's name; name another column, e.g. wms_env"
+            )
         if len(names) > 1 and not self.key_column:
             raise ValueError(
                 "key_column: several environments load the same tables, whose ids collide: "
@@ -115,6 +163,20 @@ class Orchestration(_Strict):
 
     def environment(self, name: str) -> WmsEnvironment:
         return next(e for e in self.environments if e.name == name)
+
+
+def facility_code_complaint(codes: list[str]) -> str | None:
+    """Why these facility codes cannot each be a partition key of its own, if they cannot:
+    two equal ones would be one partition; the remainder's name, an empty code, a comma (the
+    CLI's list separator), ``...`` (its range) or a control character cannot be a key."""
+    if twice := sorted({c for c in codes if codes.count(c) > 1}):
+        return f"listed twice: {twice}"
+    for code in codes:
+        if code == REMAINDER or not code.strip() or "," in code or "..." in code:
+            return f"{code!r} cannot be a partition key (it is empty, {REMAINDER}, or has , or ...)"
+        if any(ord(ch) < 32 for ch in code):
+            return f"{code!r} cannot be a partition key (it has a control character)"
+    return None
 
 
 def settings_path() -> Path:

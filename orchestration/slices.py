@@ -1,19 +1,32 @@
 """What one partition run reads, as the Meltano settings that narrow the run to it.
 
 A slice is a WMS environment (or the project's default one), optionally narrowed to one
-facility, to a `mod_ts` window, or to some streams. Its state id suffix keeps its bookmarks
-apart from every other slice's: no slice ever reads or moves another's bookmark.
+facility, to every facility but some (a remainder), to a `mod_ts` window, or to some streams.
+Its state id suffix keeps its bookmarks apart from every other slice's: no slice ever reads or
+moves another's bookmark. The suffix is injective: its parts are joined by ``-`` and any other
+character than a letter, a digit, ``_`` or ``.`` in a part is percent-encoded (``FAC 1`` is
+``FAC%201``, ``FAC-1`` is ``FAC%2D1``), so no two slices share one.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 EXTRACTOR, LOADER = "tap-gruponos-wms", "target-gruponos-oracle"
 TAP, TARGET = "TAP_GRUPONOS_WMS", "TARGET_GRUPONOS_ORACLE"  # their settings' variable prefixes
+#: The part of a remainder slice's suffix (every facility but the listed ones).
+REMAINDER = "*other*"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.]")
+
+
+def encoded(part: str) -> str:
+    """``part`` with every character but letters, digits, ``_`` and ``.`` percent-encoded."""
+    return _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode()), part)
 
 
 def moment(text: str) -> datetime:
@@ -36,6 +49,7 @@ class Slice:
 
     ``source``: the WMS environment's name ("" for the project's own environment), also the
     value of ``key_column`` in every row when several environments share the tables;
+    ``facility``: only this facility; ``other_than``: every facility but these (a remainder);
     ``window``: [start, end) of `mod_ts` (a backfill); ``streams``: only these streams;
     ``start``: the `start_date` of a slice without a window (where its first run begins).
     """
@@ -46,13 +60,20 @@ class Slice:
     streams: tuple[str, ...] = ()
     key_column: str | None = None
     start: datetime | None = None
+    other_than: tuple[str, ...] | None = None
 
     @property
     def state_suffix(self) -> str:
-        """``--state-id-suffix``: e.g. ``test-FAC1``, ``backfill-test-<from>-<to>``."""
+        """``--state-id-suffix``: e.g. ``test-FAC1``, ``backfill-test-<from>-<to>``; for a
+        remainder, ``test-%2Aother%2A-<digest of the facilities it leaves out>``: when that
+        list changes, the remainder reads its facilities from their start again (one it no
+        longer leaves out may hold changes its bookmark passed)."""
         parts = ["backfill"] if self.window else []
-        parts += [p for p in (self.source, self.facility) if p]
-        parts += self.streams
+        parts += [encoded(p) for p in (self.source, self.facility) if p]
+        if self.other_than is not None:
+            listed = ",".join(sorted(self.other_than)).encode()
+            parts += [encoded(REMAINDER), hashlib.sha1(listed).hexdigest()[:8]]
+        parts += [encoded(stream) for stream in self.streams]
         if self.window:
             parts += [compact(bound) for bound in self.window]
         return "-".join(parts)
@@ -67,6 +88,8 @@ class Slice:
             env[f"{TAP}_START_DATE"] = self.start.isoformat()
         if self.facility:
             env[f"{TAP}_FACILITY_CODE"] = self.facility
+        if self.other_than:
+            env[f"{TAP}_EXCLUDE_FACILITY_CODES"] = json.dumps(sorted(self.other_than))
         if self.streams:  # Meltano's `select` extra: these streams, all of their fields
             env[f"{TAP}__SELECT"] = json.dumps([f"{stream}.*" for stream in self.streams])
         if self.key_column:
@@ -75,11 +98,11 @@ class Slice:
 
 
 def source_key_settings(column: str, source: str) -> dict[str, str]:
-    """Every row carries ``column`` = ``source`` in its key, and a full sync retires only the
-    rows of its own source: ids of two WMS environments collide in one table otherwise."""
-    row_key = {"*": {column: f"config['{column}']", "__key_properties__": [column, "id"]}}
+    """Every row carries ``column`` = ``source`` in its key (the tap's key_column, refused
+    where the WMS has a field of that name), and a full sync retires only the rows of its own
+    source: ids of two WMS environments collide in one table otherwise."""
     return {
-        f"{TAP}_STREAM_MAPS": json.dumps(row_key),
-        f"{TAP}_STREAM_MAP_CONFIG": json.dumps({column: source}),
+        f"{TAP}_KEY_COLUMN": column,
+        f"{TAP}_KEY_VALUE": source,
         f"{TARGET}_FULL_SYNC_SCOPE": json.dumps({column: source}),
     }

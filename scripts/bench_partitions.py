@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -88,18 +89,18 @@ class Mode:
     def bare(self, facility: str) -> float:
         """Wall seconds of the partition's `meltano run`, without Dagster."""
         part = Slice("test", facility=facility)
-        project = MeltanoProject(ROOT)
-        variables = {
-            **self.env,
-            **part.settings(),
-            "MELTANO_RUN_STATE_ID_SUFFIX": part.state_suffix,
-            "MELTANO_SYS_DIR_ROOT": str(project.run_dir(part.state_suffix)),
-        }
-        env = {**os.environ, **variables, "MELTANO_PROJECT_ROOT": str(ROOT)}
-        started = time.monotonic()
-        command = [str(BIN / "meltano"), "run", "--no-install", "incremental-sync"]
-        subprocess.run(command, cwd=ROOT, env=env, capture_output=True, check=True)
-        return time.monotonic() - started
+        with MeltanoProject(ROOT).run_dir(str(uuid.uuid4())) as own:
+            variables = {
+                **self.env,
+                **part.settings(),
+                "MELTANO_RUN_STATE_ID_SUFFIX": part.state_suffix,
+                "MELTANO_SYS_DIR_ROOT": str(own),
+            }
+            env = {**os.environ, **variables, "MELTANO_PROJECT_ROOT": str(ROOT)}
+            started = time.monotonic()
+            command = [str(BIN / "meltano"), "run", "--no-install", "incremental-sync"]
+            subprocess.run(command, cwd=ROOT, env=env, capture_output=True, check=True)
+            return time.monotonic() - started
 
     def partitions(self) -> list[str]:
         return [f"test/{code}" for code in self.facilities]

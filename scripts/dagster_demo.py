@@ -2,7 +2,7 @@
 
 Starts the two simulated WMS environments of `orchestration/demo.yml` (test on port 8765
 with three facilities, prod on 8766, the same seed: their ids collide), installs the
-plugins once, and runs `dagster dev` (UI, daemon, schedules) on http://127.0.0.1:3000
+plugins once, and runs `dg dev` (UI, daemon, schedules) on http://127.0.0.1:3000
 until Ctrl-C. The demo's warehouse and Meltano system database (output/dagster_*.db) start
 empty, as the simulators start with fresh data. Other ports: GRUPONOS_DEMO_TEST_PORT,
 GRUPONOS_DEMO_PROD_PORT and GRUPONOS_DEMO_UI_PORT (or --port) in the environment.
@@ -42,7 +42,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    # Started in the background, SIGINT arrives ignored, and `dagster dev` would inherit that:
+    # Started in the background, SIGINT arrives ignored, and `dg dev` would inherit that:
     # with a handler of ours, it starts with the default (Ctrl-C and SIGTERM both stop it).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.umask(0o077)  # Meltano's run files hold the passwords
@@ -59,10 +59,12 @@ def main() -> int:
             port = os.environ.get(variable) or default
             url = running.enter_context(serving("--port", port, *options, *HISTORY))
             print(f"WMS environment {name}: {url}", flush=True)
-        command = [str(BIN / "dagster"), "dev", "-m", "orchestration.definitions"]
+        command = [str(BIN / "dg"), "dev"]  # the project of pyproject.toml's [tool.dg]
         command += ["-h", "127.0.0.1", "-p", str(args.port)]
         print(f"Dagster UI: http://127.0.0.1:{args.port} (Ctrl-C stops everything)", flush=True)
-        dagster = subprocess.Popen(command, cwd=ROOT)
+        # dg warns when the active venv is not the project's (.venv): it is, run from here
+        environ = os.environ | {"VIRTUAL_ENV": str(BIN.parent)}
+        dagster = subprocess.Popen(command, cwd=ROOT, env=environ)
         signal.signal(signal.SIGTERM, lambda *_: dagster.send_signal(signal.SIGINT))
         try:
             return dagster.wait()

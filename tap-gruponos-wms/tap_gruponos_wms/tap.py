@@ -263,20 +263,21 @@ class TapGruponosWms(Tap):
         if unknown := [name for name in requested if name not in listed]:
             msg = (
                 f"setting entities: {', '.join(repr(n) for n in unknown)} not listed by "
-                f"{self._catalog_client.url_base} (check the name and the API user's access)"
+                f"{self.api_client.url_base} (check the name and the API user's access)"
             )
             raise SettingsError(msg)
         return requested
 
     @cached_property
-    def _catalog_client(self) -> ApiRequests:
-        """Requests about the API as a whole (the entity list, relation metadata)."""
+    def api_client(self) -> ApiRequests:
+        """Requests about the API as a whole (the entity list, relation metadata, facility
+        codes): what an orchestrator asks the WMS with the tap's settings."""
         return _ApiClient(self)
 
     @cached_property
     def listed_entities(self) -> frozenset[str]:
         """The entities the API lists, asked once per run (discovery and the relation graph)."""
-        return self._catalog_client.entity_names()
+        return self.api_client.entity_names()
 
     def relation_graph(self) -> RelationGraph:
         """The run's relation graph, built once and shared by the streams' threads; its
@@ -284,7 +285,7 @@ class TapGruponosWms(Tap):
         several threads)."""
         with self._graph_lock:
             if self._graph is None:
-                client, lock = self._catalog_client, threading.Lock()
+                client, lock = self.api_client, threading.Lock()
 
                 def one_at_a_time(fetch: t.Callable[[str], t.Any]) -> t.Callable[[str], t.Any]:
                     def call(entity: str) -> t.Any:

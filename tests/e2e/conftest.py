@@ -252,3 +252,17 @@ def snapshot(pipeline: Pipeline) -> dict[str, dict[int, dict[str, Any]]]:
 def changed_ids(before: dict, after: dict) -> dict[str, set[int]]:
     """Per stream, the ids whose business content differs (inserted or updated)."""
     return {s: {i for i, row in after[s].items() if before[s].get(i) != row} for s in STREAMS}
+
+
+@pytest.fixture
+def orchestrate(meltano_installed: dict[str, str], tmp_path: Path):
+    """Builds this test's Dagster deployment (`orchestrated.build`): its own warehouse,
+    Dagster instance and Meltano system database; the session's installed plugins."""
+    from orchestrated import build  # Dagster, imported by the tests that use it only
+
+    env = clean_environ() | meltano_installed
+    env |= {
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "TAP_GRUPONOS_WMS_PAGE_SIZE": "50",
+    }
+    return lambda *args, **kwargs: build(tmp_path, env, *args, **kwargs)

@@ -4,7 +4,6 @@ id and Meltano directory, none reading or moving another's bookmark."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -12,195 +11,30 @@ import sqlite3
 import subprocess
 import time
 import typing as t
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import requests
-import yaml
 from conftest import (
-    BIN,
     MELTANO,
     REPO,
     STREAMS,
-    analytics_row,
     checkout_copy,
     clean_environ,
     free_port,
     normalize,
 )
 from conftest import run as run_command
+from orchestrated import PartitionRun, assert_succeeded, assert_tables_hold
 from wms_simulator import Fault, WmsSimulator
 
-from orchestration.settings import SETTINGS_ENV, load_settings
-
 pytestmark = pytest.mark.e2e
-
-KEY = "WMS_ENV"
-DAGSTER = str(BIN / "dagster")
-
-
-@dataclass(frozen=True)
-class PartitionRun:
-    """One `dagster job execute` of a partition: its exit code, output and Dagster run."""
-
-    key: str
-    returncode: int
-    output: str
-    run: dg.DagsterRun | None
-
-    @property
-    def success(self) -> bool:
-        return self.returncode == 0 and self.run is not None and self.run.is_success
-
-
-@dataclass
-class Orchestrated:
-    """One test's Dagster definitions over its simulators, warehouse and Meltano state."""
-
-    settings: Path
-    warehouse: Path
-    dagster_home: Path
-    env: dict[str, str]
-
-    def run(self, job: str, *partitions: str) -> list[PartitionRun]:
-        """The partitions of ``job`` all at once, each in its own `dagster job execute`
-        process (Dagster's in-process execution is not made for threads)."""
-        env = self.env | {"DAGSTER_HOME": str(self.dagster_home), SETTINGS_ENV: str(self.settings)}
-
-        def one(key: str) -> PartitionRun:
-            tags = json.dumps({"dagster/partition": key})
-            command = [DAGSTER, "job", "execute", "-m", "orchestration.definitions", "-j", job]
-            done = run_command([*command, "--tags", tags], env=env, check=False, timeout=600)
-            return PartitionRun(key, done.returncode, done.stdout + done.stderr, self.last_run(key))
-
-        with ThreadPoolExecutor(len(partitions)) as pool:
-            return list(pool.map(one, partitions))
-
-    def instance(self) -> dg.DagsterInstance:
-        return dg.DagsterInstance.from_config(str(self.dagster_home))
-
-    def last_run(self, key: str) -> dg.DagsterRun | None:
-        with self.instance() as instance:
-            runs = instance.get_runs(dg.RunsFilter(tags={"dagster/partition": key}), limit=1)
-        return runs[0] if runs else None
-
-    def events(self, run: dg.DagsterRun) -> list[dg.EventLogEntry]:
-        with self.instance() as instance:
-            return list(instance.all_logs(run.run_id))
-
-    def materialized(self, run: dg.DagsterRun | None) -> dict[str, dict[str, t.Any]]:
-        """The metadata of each table the run materialised, by stream."""
-        assert run is not None
-        tables = {}
-        for entry in self.events(run):
-            event = entry.dagster_event
-            if event is None or event.event_type_value != "ASSET_MATERIALIZATION":
-                continue
-            materialization = event.step_materialization_data.materialization
-            metadata = {name: value.value for name, value in materialization.metadata.items()}
-            tables[materialization.asset_key.path[-1]] = metadata
-        return tables
-
-    def table(self, stream: str) -> dict[tuple[str, int], dict[str, t.Any]]:
-        """{(environment, ID): business columns}, values normalized."""
-        with sqlite3.connect(self.warehouse) as db:
-            cursor = db.execute(f"SELECT * FROM {STREAMS[stream][1]}")
-            names = [d[0] for d in cursor.description]
-            rows = [dict(zip(names, map(normalize, r), strict=True)) for r in cursor]
-        keyed = {(r[KEY], int(r["ID"])): r for r in rows}
-        assert len(keyed) == len(rows), f"{stream}: a key twice"
-        return keyed
-
-    def audit(self) -> list[dict]:
-        with sqlite3.connect(self.warehouse) as db:
-            db.row_factory = sqlite3.Row
-            return [dict(r) for r in db.execute("SELECT * FROM SDC_LOAD_AUDIT")]
-
-    def state(self, state_id: str) -> dict:
-        out = subprocess.run(
-            [MELTANO, "state", "get", state_id],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        return json.loads(out) if out.strip() else {}
-
-
-@pytest.fixture
-def orchestrate(meltano_installed, tmp_path):
-    """Settings like orchestration/demo.yml's, for this test: its own warehouse, Dagster
-    instance and Meltano system database; the session's installed plugins."""
-    env = clean_environ() | meltano_installed
-    env |= {
-        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
-        "TAP_GRUPONOS_WMS_PAGE_SIZE": "50",
-    }
-
-    def build(
-        sims: dict[str, WmsSimulator],
-        facilities: dict[str, list[str]] | None = None,
-        warehouse: str = "warehouse.db",
-        **settings: t.Any,
-    ) -> Orchestrated:
-        db = tmp_path / warehouse
-        environments = [
-            {
-                "name": name,
-                "env": {
-                    "TAP_GRUPONOS_WMS_BASE_URL": sim.base_url,
-                    "TARGET_GRUPONOS_ORACLE_SQLALCHEMY_URL": f"sqlite:///{db}",
-                },
-                "facilities": (facilities or {}).get(name, []),
-            }
-            for name, sim in sims.items()
-        ]
-        document = {
-            "meltano_project": str(REPO),
-            "key_column": "wms_env",
-            "retry_delay_seconds": 0.5,
-            "environments": environments,
-            **settings,
-        }
-        path = tmp_path / f"{warehouse}.partitions.yml"
-        path.write_text(yaml.safe_dump(document))
-        load_settings(path)  # valid as written
-        home = tmp_path / "dagster"
-        home.mkdir(exist_ok=True)
-        with dg.DagsterInstance.from_config(str(home)) as instance:  # its storage, migrated
-            instance.get_runs(limit=1)  # once: concurrent first runs would race on it
-        return Orchestrated(path, db, home, env)
-
-    return build
 
 
 def facilities_sim(count: int, **options: t.Any) -> WmsSimulator:
     return WmsSimulator(orders=40, seed=5, counts={"facility": count}, **options)
-
-
-def assert_succeeded(runs: list[PartitionRun]) -> None:
-    for run in runs:
-        assert run.success, f"{run.key}: exit {run.returncode}\n{run.output[-6000:]}"
-
-
-def expected(sim: WmsSimulator, stream: str, environment: str) -> dict:
-    return {(environment, r["id"]): analytics_row(r) for r in sim.records(STREAMS[stream][0])}
-
-
-def assert_tables_hold(run: Orchestrated, sims: dict[str, WmsSimulator]) -> None:
-    """Every table holds each environment's records field by field, and nothing else live."""
-    for stream in STREAMS:
-        table = run.table(stream)
-        want = {k: v for name, sim in sims.items() for k, v in expected(sim, stream, name).items()}
-        live = {k for k, row in table.items() if row["SDC_DELETED_AT"] is None}
-        assert live == set(want), stream
-        for key, fields in want.items():
-            assert {c: table[key].get(c) for c in fields} == fields, (stream, key)
 
 
 def test_three_facility_partitions_at_once_equal_one_unnarrowed_run_field_by_field(orchestrate):
@@ -327,12 +161,12 @@ def test_a_failing_partition_is_retried_alone_from_its_own_state(orchestrate):
     assert all(cause.split(": ", 1)[-1][:40] in r["MESSAGE"] for r in first_attempt)
 
 
-def test_four_partitions_at_once_each_in_its_own_meltano_directory(orchestrate):
+def test_four_partitions_at_once_each_run_in_a_meltano_directory_of_its_own(orchestrate):
     with facilities_sim(4, latency_ms=50) as sim:
         keys = [f"test/FAC{n}" for n in range(1, 5)]
         run = orchestrate({"test": sim}, {"test": [k[5:] for k in keys]})
-        shared = Path(run.env["MELTANO_SYS_DIR_ROOT"]) / "run"
-        before = _files(shared)  # of earlier tests' plain meltano runs
+        sys_dir = Path(run.env["MELTANO_SYS_DIR_ROOT"])
+        before = _files(sys_dir / "run")  # of earlier tests' plain meltano runs
         results = run.run("facility_incremental", *keys)
         assert_succeeded(results)
         assert_tables_hold(run, {"test": sim})
@@ -346,12 +180,11 @@ def test_four_partitions_at_once_each_in_its_own_meltano_directory(orchestrate):
             for r in results
         ]
     assert max(s for s, _ in spans) < min(e for _, e in spans), "the four ran at once"
-    sys_dir = Path(run.env["MELTANO_SYS_DIR_ROOT"])
-    for key in keys:
-        own = sys_dir / "partitions" / key.replace("/", "-")
-        assert (own / "run" / "tap-gruponos-wms").is_dir(), own
-        assert (own / "extractors").is_symlink()
-    assert _files(shared) == before, "a partition wrote into the shared run directory"
+    for result in results:  # each run logged its own directory, and removed it
+        [own] = set(re.findall(r"Meltano directory (\S+) of run", result.output))
+        assert Path(own).parent == sys_dir / "runs" and not Path(own).exists()
+    assert list((sys_dir / "runs").iterdir()) == []  # no run file, no password left
+    assert _files(sys_dir / "run") == before, "a run wrote into the shared run directory"
     states = {
         f"dev:tap-gruponos-wms-to-target-gruponos-oracle:{key.replace('/', '-')}" for key in keys
     }
@@ -362,7 +195,8 @@ def test_four_partitions_at_once_each_in_its_own_meltano_directory(orchestrate):
 
 
 def _files(folder: Path) -> dict[Path, float]:
-    return {f: f.stat().st_mtime for f in folder.rglob("*") if f.is_file()}
+    """Meltano's run files in ``folder`` (not ``bin``, the link to meltano any command makes)."""
+    return {f: f.stat().st_mtime for f in folder.rglob("*") if f.is_file() and f.name != "bin"}
 
 
 README = (REPO / "README.md").read_text()
@@ -407,7 +241,12 @@ def test_the_readmes_dagster_commands_run_as_written(meltano_installed, tmp_path
             while len(finished := _finished(instance, since)) < 5:  # the partition, then 4 windows
                 assert time.monotonic() < deadline + 300, "the backfill did not finish"
                 time.sleep(2)
-        assert {run.status for run in finished} == {dg.DagsterRunStatus.SUCCESS}
+            failures = {
+                run.tags["dagster/partition"]: _failure(instance, run)
+                for run in finished
+                if run.status != dg.DagsterRunStatus.SUCCESS
+            }
+        assert not failures, failures
         partitions = sorted(run.tags["dagster/partition"] for run in finished)
         assert partitions == ["2026-07-01", "2026-08-01", "2026-09-01", "2026-10-01", "test/FAC1"]
         with sqlite3.connect(copy / "output" / "dagster_warehouse.db") as db:
@@ -416,6 +255,15 @@ def test_the_readmes_dagster_commands_run_as_written(meltano_installed, tmp_path
     finally:
         os.killpg(ui.pid, signal.SIGTERM)
         ui.wait(timeout=60)
+
+
+def _failure(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str]:
+    """What a failed run's events say (its step failures' messages)."""
+    return [
+        entry.dagster_event.message or ""
+        for entry in instance.all_logs(run.run_id)
+        if entry.dagster_event and entry.dagster_event.is_failure
+    ]
 
 
 def _answers(url: str) -> bool:
